@@ -1,0 +1,254 @@
+"""The ``pdfrag`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+
+from pdfrag.errors import ConfigError, PdfragError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn a corpus of PDFs into a searchable Milvus collection.")
+server_app = typer.Typer(no_args_is_help=True, help="The local Prefect server under $PDFRAG_HOME/prefect.")
+app.add_typer(server_app, name="server")
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _settings(overrides: dict[str, Any] | None = None):
+    from pdfrag.config import load_settings
+
+    try:
+        return load_settings(**(overrides or {}))
+    except Exception as e:  # noqa: BLE001 - pydantic validation etc.
+        err.print(f"[red]configuration error:[/red] {e}")
+        raise typer.Exit(2) from e
+
+
+def _prefect_setup(settings, verbose: bool) -> str | None:
+    """Point Prefect at PREFECT_API_URL, or start/reuse the local server.
+    Returns the UI address when there is one."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"].removesuffix("/api")
+    mode = settings.prefect.mode
+    os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
+    if mode == "ephemeral":
+        err.print("[yellow]Prefect ephemeral mode: run history is partial[/yellow]")
+        return None
+    from pdfrag.prefect_server import ensure_server
+
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    with err.status("starting the local Prefect server…"):
+        info = ensure_server(settings.prefect_home, host=settings.prefect.host, port=settings.prefect.port)
+    os.environ["PREFECT_API_URL"] = info.url
+    verb = "started" if info.started else "reusing"
+    err.print(f"Prefect UI: {info.ui_url}  ({verb} local server; stop it with `pdfrag server stop`)")
+    return info.ui_url
+
+
+class _RichReporter:
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False
+        )
+        self.files = None
+        self.counts = {"indexed": 0, "unchanged": 0, "failed": 0}
+
+    def start(self, total_files: int, total_work: int = 0) -> None:
+        self.progress.start()
+        self.files = self.progress.add_task("files", total=total_files)
+
+    def file_done(self, name: str, status: str) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+        desc = f"files (indexed {self.counts['indexed']}, unchanged {self.counts['unchanged']}, failed {self.counts['failed']})"
+        self.progress.update(self.files, advance=1, description=desc)
+
+    def chunk_callback(self, label: str):
+        return None
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+@app.command()
+def ingest(
+    source: str = typer.Argument(..., help="a PDF, a folder (searched recursively) or s3://bucket/prefix"),
+    report: Optional[Path] = typer.Option(None, "--report", help="write the run summary as JSON to this file"),
+    prune: bool = typer.Option(False, "--prune", help="delete the chunks of files gone from SOURCE"),
+    reprocess: bool = typer.Option(False, "--reprocess", help="ignore the ledger and stage caches' verdicts and redo every file"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="retry files that failed before even if unchanged"),
+    strict: bool = typer.Option(False, "--strict", help="exit 1 if any file failed"),
+    model: Optional[str] = typer.Option(None, "--model", help="embedding model profile (default all-MiniLM-L6-v2)"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout"),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="show Prefect's logs"),
+) -> None:
+    """Ingest PDFs into the collection; unchanged files are skipped."""
+    settings = _settings({"embed.model": model})
+    _prefect_setup(settings, verbose)
+    from pdfrag import progress
+    from pdfrag.flows.ingest import ingest as ingest_flow
+
+    if err.is_terminal and not as_json:
+        progress.install(_RichReporter())
+    config = {"home": str(settings.home)}
+    if model:
+        config["embed.model"] = model
+    try:
+        summary = ingest_flow(source=source, prune=prune, reprocess=reprocess, retry_failed=retry_failed, config=config)
+    except PdfragError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2 if isinstance(e, ConfigError) else 1) from e
+    finally:
+        progress.install(None)
+    data = summary.to_report()
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        _print_summary(summary)
+    if strict and summary.failed:
+        raise typer.Exit(1)
+
+
+def _print_summary(s) -> None:
+    rate = s.pages / s.seconds if s.seconds else 0.0
+    err.print(
+        f"[bold]{s.files}[/bold] files: [green]{s.indexed} indexed[/green], {s.unchanged} unchanged, "
+        f"[{'red' if s.failed else 'green'}]{len(s.failed)} failed[/]; {s.pages} pages, "
+        f"{s.chunks_added} chunks added, {s.chunks_deleted} deleted, {s.chunks_embedded} embedded; {s.seconds:.1f} s ({rate:.1f} pages/s)"
+    )
+    if s.pruned:
+        err.print(f"{s.pruned} file(s) gone from the source were pruned")
+    if s.failed:
+        err.print("[yellow]The run completed, but these files failed:[/yellow]")
+        for f in s.failed:
+            err.print(f"  [red]✗[/red] {f.error}")
+    if s.known_failures:
+        err.print(f"{len(s.known_failures)} unchanged file(s) failed in an earlier run (see `pdfrag stats`; `--retry-failed` retries them)")
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="what to look for"),
+    k: int = typer.Option(5, "-k", "--top-k", min=1, max=100, help="number of results"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per result on stdout"),
+    model: Optional[str] = typer.Option(None, "--model"),
+) -> None:
+    """Search the collection."""
+    from pdfrag.pipeline import get_pipeline
+    from pdfrag.search import search as do_search
+
+    _settings({"embed.model": model})
+    try:
+        p = get_pipeline({"embed.model": model} if model else None)
+        results = do_search(p, query, k)
+    except PdfragError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2 if isinstance(e, ConfigError) else 1) from e
+    if as_json:
+        for r in results:
+            print(json.dumps(r.to_dict(), ensure_ascii=False))
+        return
+    if not results:
+        err.print("no results")
+    for r in results:
+        pages = f"p. {r.page_start}" if r.page_start == r.page_end else f"pp. {r.page_start}-{r.page_end}"
+        out.print(f"[bold]{r.rank}.[/bold] [cyan]{r.score:.3f}[/cyan]  [bold]{r.file_name}[/bold], {pages}  [dim]{r.chunk_id}[/dim]")
+        out.print(f"   [dim]{r.source}[/dim]")
+        snippet = " ".join(r.text.split())
+        out.print(f"   {snippet[:400]}{'…' if len(snippet) > 400 else ''}", highlight=False)
+
+
+@app.command()
+def stats(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Documents, chunks, model, index and the last run."""
+    from pdfrag.pipeline import get_pipeline
+
+    p = get_pipeline()
+    data: dict[str, Any] = {"home": str(p.settings.home), "store": p.settings.store_uri}
+    try:
+        if p.index.exists():
+            data.update(p.index.stats())
+            p.ledger.ensure()
+            data.update(p.ledger.counts())
+            data["failed_files"] = [{"source": e.source, "stage": e.stage, "error": e.error} for e in p.ledger.all() if e.status == "failed"]
+        else:
+            data.update({"collection": p.index.collection, "uri": p.index.uri, "chunks": 0, "documents": 0})
+        data["last_run"] = p.last_run()
+    except PdfragError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, default=str))
+        return
+    out.print(f"collection [bold]{data.get('collection')}[/bold] at {data.get('uri')}")
+    out.print(f"  documents {data.get('documents', 0)}, chunks {data.get('chunks', 0)}, pages {data.get('pages', 0)}, failed files {data.get('failed', 0)}")
+    if data.get("model"):
+        out.print(f"  model {data['model']} ({data['dimension']}-d, {data['metric']}), index {data.get('index_type')}")
+    lr = data.get("last_run")
+    if lr:
+        out.print(
+            f"  last run {lr.get('started_at')}: {lr.get('indexed')} indexed, {lr.get('unchanged')} unchanged, "
+            f"{len(lr.get('failed', []))} failed, {lr.get('chunks_added')} chunks added in {lr.get('seconds')} s"
+        )
+    for f in data.get("failed_files", []):
+        out.print(f"  [red]✗[/red] {f['error']}")
+
+
+@server_app.command("start")
+def server_start() -> None:
+    """Start (or reuse) the local Prefect server and print its address."""
+    from pdfrag.prefect_server import ensure_server
+
+    s = _settings()
+    s.prefect_home.mkdir(parents=True, exist_ok=True)
+    info = ensure_server(s.prefect_home, host=s.prefect.host, port=s.prefect.port)
+    out.print(f"{'started' if info.started else 'already running'}: UI {info.ui_url}, API {info.url} (pid {info.pid})")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the local Prefect server."""
+    from pdfrag.prefect_server import stop_server
+
+    s = _settings()
+    out.print("stopped" if stop_server(s.prefect_home) else "not running")
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Is the local Prefect server running?"""
+    from pdfrag.prefect_server import server_status as status
+
+    s = _settings()
+    info = status(s.prefect_home)
+    if info is None:
+        out.print("not running")
+        raise typer.Exit(1)
+    out.print(f"running: UI {info.ui_url}, API {info.url} (pid {info.pid})")
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as e:
+        err.print(f"[red]error:[/red] {e}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

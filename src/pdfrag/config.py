@@ -1,0 +1,200 @@
+"""Typed configuration: ``PDFRAG_*`` environment variables and one TOML file.
+
+Precedence, highest first: explicit overrides (CLI flags), environment
+variables (nested with ``__``, e.g. ``PDFRAG_CHUNK__SIZE=200``), the config
+file (``PDFRAG_CONFIG``, else ``$PDFRAG_HOME/config.toml``, else
+``./pdfrag.toml``), then the embedded defaults below: Milvus Lite, a local
+folder as object store, the packaged all-MiniLM-L6-v2.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+DEFAULT_SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "，", ". ", " ", ""]
+
+
+class ExtractSettings(BaseModel):
+    """PDF → page text."""
+
+    extractor: Literal["pymupdf"] = "pymupdf"
+    # Passwords tried, in order, on encrypted PDFs.
+    passwords: list[str] = Field(default_factory=list)
+    # Per-file passwords: file name (or full source URI) → password.
+    password_map: dict[str, str] = Field(default_factory=dict)
+    # Pages with fewer visible characters than this count as "no text".
+    min_page_chars: int = 1
+
+    def hash_config(self) -> dict[str, Any]:
+        # Passwords decide whether a file opens, not what its text is: keep
+        # them out of cache keys (and out of anything written to storage).
+        return {"extractor": self.extractor, "min_page_chars": self.min_page_chars}
+
+
+class ChunkSettings(BaseModel):
+    """Pages → chunks. Sizes count the embedding model's tokens."""
+
+    chunker: Literal["recursive"] = "recursive"
+    size: int = Field(200, ge=8, description="target chunk size in model tokens")
+    overlap: int = Field(32, ge=0, description="overlap between neighbours in model tokens")
+    separators: list[str] = Field(default_factory=lambda: list(DEFAULT_SEPARATORS))
+    min_size: int = Field(16, ge=0, description="chunks smaller than this merge into a neighbour")
+
+    @field_validator("overlap")
+    @classmethod
+    def _overlap_below_size(cls, v: int, info: Any) -> int:
+        size = info.data.get("size", 200)
+        if v >= size:
+            raise ValueError(f"chunk.overlap ({v}) must be smaller than chunk.size ({size})")
+        return v
+
+
+class EmbedSettings(BaseModel):
+    model: str = Field("all-MiniLM-L6-v2", description="model profile name or a local model folder")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(64, ge=1)
+
+
+class IndexSettings(BaseModel):
+    # AUTO: exact FLAT on Milvus Lite, HNSW on a Milvus server.
+    type: Literal["AUTO", "FLAT", "IVF_FLAT", "IVF_SQ8", "HNSW"] = "AUTO"
+    metric: Literal["COSINE", "IP", "L2"] = "COSINE"
+    # Build parameters; defaults per type are filled in by pdfrag.index.
+    params: dict[str, Any] = Field(default_factory=dict)
+    # Search parameters (HNSW ef, IVF nprobe); defaults per type likewise.
+    search_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class MilvusSettings(BaseModel):
+    # Empty means Milvus Lite at $PDFRAG_HOME/milvus.db; otherwise a URI such
+    # as http://127.0.0.1:19530 or a path to another Lite database.
+    uri: str = ""
+    token: str = ""
+    collection: str = "pdfrag"
+    insert_batch_rows: int = Field(1000, ge=1, le=1000)
+    insert_batch_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=48 * 1024 * 1024)
+
+
+class StoreSettings(BaseModel):
+    # Empty means a local folder at $PDFRAG_HOME/store; else s3://bucket/prefix
+    # or a local path.
+    uri: str = ""
+    endpoint_url: str = ""  # S3-compatible endpoints: MinIO, Ceph RGW...
+    region: str = ""
+
+
+class PrefectSettings(BaseModel):
+    # auto: use PREFECT_API_URL when set, else start or reuse a local server
+    # under $PDFRAG_HOME/prefect. ephemeral: Prefect's in-process mode (loses
+    # most task records; for quick experiments only).
+    mode: Literal["auto", "server", "ephemeral"] = "auto"
+    port: int = 4200
+    host: str = "127.0.0.1"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PDFRAG_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    home: Path = Field(Path(".pdfrag"), description="all local state lives here")
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    milvus: MilvusSettings = Field(default_factory=MilvusSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    prefect: PrefectSettings = Field(default_factory=PrefectSettings)
+    # Short aliases users reach for first.
+    model: str | None = Field(None, description="shortcut for embed.model (PDFRAG_MODEL)")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file_path()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.model:
+            self.embed.model = self.model
+        self.home = self.home.expanduser().absolute()
+
+    # Resolved locations --------------------------------------------------
+    @property
+    def store_uri(self) -> str:
+        return self.store.uri or str(self.home / "store")
+
+    @property
+    def milvus_uri(self) -> str:
+        return self.milvus.uri or str(self.home / "milvus.db")
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.home / "prefect"
+
+
+def config_file_path() -> Path | None:
+    explicit = os.environ.get("PDFRAG_CONFIG")
+    if explicit:
+        return Path(explicit)
+    home = Path(os.environ.get("PDFRAG_HOME", ".pdfrag"))
+    for candidate in (home / "config.toml", Path("pdfrag.toml")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from env + file, with explicit overrides (dotted keys allowed:
+    ``{"chunk.size": 128}``)."""
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        parts = key.split(".")
+        d = nested
+        for p in parts[:-1]:
+            d = d.setdefault(p, {})
+        d[parts[-1]] = value
+    if not nested:
+        return Settings()
+    # Merge overrides over what env/file give, section by section.
+    base = Settings().model_dump()
+    for k, v in nested.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            base[k].update(v)
+        else:
+            base[k] = v
+    return _from_dict(base)
+
+
+def _from_dict(data: dict[str, Any]) -> Settings:
+    # Construct without re-reading env/file, so overrides win.
+    return Settings.model_construct(**{
+        "home": Path(data["home"]).expanduser().absolute(),
+        "extract": ExtractSettings.model_validate(data["extract"]),
+        "chunk": ChunkSettings.model_validate(data["chunk"]),
+        "embed": EmbedSettings.model_validate(data["embed"]),
+        "index": IndexSettings.model_validate(data["index"]),
+        "milvus": MilvusSettings.model_validate(data["milvus"]),
+        "store": StoreSettings.model_validate(data["store"]),
+        "prefect": PrefectSettings.model_validate(data["prefect"]),
+        "model": None,
+    })

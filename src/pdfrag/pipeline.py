@@ -1,0 +1,373 @@
+"""The pipeline's stages as plain functions over one set of resources.
+
+Prefect-free: ``pdfrag.tasks`` wraps each stage in a task, ``pdfrag.flows``
+sequences them. Every stage reads its input from and writes its output to
+the object store as Parquet under a key derived from the input's content
+hash and the stage's configuration, so a rerun (in any process, on any
+worker sharing the store) reads finished stages instead of recomputing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import pyarrow as pa
+
+from pdfrag import PIPELINE_VERSION
+from pdfrag.chunk import Chunker, get_chunker
+from pdfrag.config import Settings, load_settings
+from pdfrag.embed import Embedder, get_embedder, get_profile
+from pdfrag.embed.profiles import ModelProfile
+from pdfrag.embed.tokens import ModelTokenizer
+from pdfrag.errors import InputError, PdfragError
+from pdfrag.extract import Extractor, get_extractor
+from pdfrag.identity import config_hash, doc_id_of_bytes, stage_key
+from pdfrag.index.milvus import MilvusIndex
+from pdfrag.ledger import FAILED, INDEXED, Ledger, LedgerEntry
+from pdfrag.sources import SourceRef, list_sources, read_source
+from pdfrag.store import ObjectStore, open_store, stage_object_key
+from pdfrag.types import Chunk, ExtractedDocument, Failure, Page, RunSummary, SourceFile, StageOutput
+
+log = logging.getLogger("pdfrag")
+
+PAGES_SCHEMA = pa.schema([("doc_id", pa.string()), ("page", pa.int32()), ("text", pa.string()), ("method", pa.string()), ("note", pa.string())])
+CHUNKS_SCHEMA = pa.schema(
+    [
+        ("chunk_id", pa.string()), ("doc_id", pa.string()), ("chunk_index", pa.int32()), ("text", pa.string()),
+        ("char_start", pa.int64()), ("char_end", pa.int64()), ("page_start", pa.int32()), ("page_end", pa.int32()),
+        ("token_count", pa.int32()),
+    ]
+)
+
+
+@dataclass
+class Plan:
+    """What a run will do, decided from content hashes and the ledger."""
+
+    todo: list[SourceFile] = field(default_factory=list)  # new, changed or retried
+    previous: dict[str, str] = field(default_factory=dict)  # source -> doc_id it had before (changed files)
+    unchanged: list[SourceFile] = field(default_factory=list)
+    known_failures: list[Failure] = field(default_factory=list)  # unchanged files that failed before
+    duplicates: list[tuple[SourceFile, str]] = field(default_factory=list)  # (file, source with identical bytes in this run)
+    unreadable: list[Failure] = field(default_factory=list)  # could not even be read
+    removed: list[str] = field(default_factory=list)  # in the ledger, gone from the source
+
+
+@dataclass
+class IndexResult:
+    added: int
+    deleted: int
+
+
+class Pipeline:
+    """Resources (store, extractor, chunker, embedder, Milvus) built once per
+    process from typed settings; every method is one stage."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.profile: ModelProfile = get_profile(settings.embed.model)
+        self._lock = threading.Lock()
+
+    # Resources -------------------------------------------------------------
+    @cached_property
+    def store(self) -> ObjectStore:
+        s = self.settings
+        store = open_store(s.store_uri, endpoint_url=s.store.endpoint_url, region=s.store.region)
+        store.check()
+        return store
+
+    @cached_property
+    def extractor(self) -> Extractor:
+        return get_extractor(self.settings.extract)
+
+    @cached_property
+    def tokenizer(self) -> ModelTokenizer:
+        return ModelTokenizer(self.profile)
+
+    @cached_property
+    def chunker(self) -> Chunker:
+        return get_chunker(self.settings.chunk, self.tokenizer)
+
+    @property
+    def embedder(self) -> Embedder:
+        return get_embedder(self.settings.embed)
+
+    @cached_property
+    def index(self) -> MilvusIndex:
+        s = self.settings
+        return MilvusIndex(s.milvus, s.index, s.milvus_uri, self.profile.identity())
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.index)
+
+    @cached_property
+    def pipeline_id(self) -> str:
+        """Hash of everything that decides the chunks and their vectors."""
+        return config_hash(
+            {
+                "v": PIPELINE_VERSION,
+                "extract": self.extractor.config(),
+                "chunk": self.chunker.config(),
+                "model": self.profile.identity(),
+            }
+        )[:32]
+
+    def precheck(self) -> None:
+        """Fail before the first PDF if storage, Milvus or the model's
+        dimension are wrong."""
+        _ = self.store
+        _ = self.chunker
+        self.index.ensure_collection()
+        self.ledger.ensure()
+
+    # Planning --------------------------------------------------------------
+    def plan(self, source: str, *, prune: bool = False, reprocess: bool = False, retry_failed: bool = False) -> Plan:
+        s = self.settings
+        refs = list_sources(source, endpoint_url=s.store.endpoint_url, region=s.store.region)
+        plan = Plan()
+        files: list[SourceFile] = []
+        for ref in refs:
+            try:
+                data = read_source(ref.uri, endpoint_url=s.store.endpoint_url, region=s.store.region)
+            except PdfragError as e:
+                plan.unreadable.append(Failure(ref.uri, "read", str(e), e.retryable))
+                continue
+            files.append(SourceFile(ref.uri, ref.name, len(data), doc_id_of_bytes(data)))
+        known = self.ledger.get([f.uri for f in files]) if files else {}
+        first_of: dict[str, str] = {}
+        for f in files:
+            entry = known.get(f.uri)
+            same = entry is not None and entry.doc_id == f.doc_id and entry.pipeline == self.pipeline_id
+            if same and not reprocess and entry.status == INDEXED:
+                plan.unchanged.append(f)
+            elif same and not reprocess and entry.status == FAILED and not entry.retryable and not retry_failed:
+                plan.unchanged.append(f)
+                plan.known_failures.append(Failure(f.uri, entry.stage, entry.error, entry.retryable))
+            elif f.doc_id in first_of:
+                plan.duplicates.append((f, first_of[f.doc_id]))
+                if entry is not None and entry.doc_id != f.doc_id:
+                    plan.previous[f.uri] = entry.doc_id
+            else:
+                first_of[f.doc_id] = f.uri
+                plan.todo.append(f)
+                if entry is not None and entry.doc_id != f.doc_id:
+                    plan.previous[f.uri] = entry.doc_id
+        if prune:
+            present = {r.uri for r in refs}
+            prefix = _source_prefix(source)
+            plan.removed = [e.source for e in self.ledger.all() if e.source.startswith(prefix) and e.source not in present]
+        return plan
+
+    # Stages ----------------------------------------------------------------
+    def pages_key(self, doc_id: str) -> str:
+        return stage_key(doc_id, "pages", self.extractor.config())
+
+    def extract(self, f: SourceFile) -> StageOutput:
+        key = self.pages_key(f.doc_id)
+        obj = stage_object_key("pages", key)
+        if self.store.exists(obj):
+            t = self.store.get_table(obj)
+            return StageOutput("pages", key, self.store.uri(obj), t.num_rows, cached=True, stats=_page_stats(t))
+        s = self.settings
+        data = read_source(f.uri, endpoint_url=s.store.endpoint_url, region=s.store.region)
+        if doc_id_of_bytes(data) != f.doc_id:
+            raise InputError("the file changed while it was being ingested", source=f.uri, stage="extract", hint="rerun the ingest")
+        doc = self.extractor.extract(data, source=f.uri, doc_id=f.doc_id)
+        t = pa.table(
+            {
+                "doc_id": [f.doc_id] * len(doc.pages),
+                "page": [p.page for p in doc.pages],
+                "text": [p.text for p in doc.pages],
+                "method": [p.method for p in doc.pages],
+                "note": [p.note for p in doc.pages],
+            },
+            schema=PAGES_SCHEMA,
+        )
+        self.store.put_table(obj, t)
+        return StageOutput("pages", key, self.store.uri(obj), t.num_rows, stats=_page_stats(t))
+
+    def read_pages(self, pages: StageOutput) -> list[Page]:
+        t = self.store.get_table(stage_object_key("pages", pages.key))
+        return [Page(r["page"], r["text"], r["method"], r["note"]) for r in t.to_pylist()]
+
+    def chunk(self, f: SourceFile, pages: StageOutput) -> StageOutput:
+        key = stage_key(pages.key, "chunks", {"chunker": self.chunker.config(), "pipeline": self.pipeline_id})
+        obj = stage_object_key("chunks", key)
+        if self.store.exists(obj):
+            return StageOutput("chunks", key, self.store.uri(obj), self.store.get_table(obj).num_rows, cached=True)
+        chunks = self.chunker.chunk(f.doc_id, self.read_pages(pages), self.pipeline_id)
+        if not chunks:
+            raise InputError("no text to chunk", source=f.uri, stage="chunk", hint="the PDF's pages hold no text")
+        t = pa.Table.from_pylist([_chunk_row(c) for c in chunks], schema=CHUNKS_SCHEMA)
+        self.store.put_table(obj, t)
+        return StageOutput("chunks", key, self.store.uri(obj), t.num_rows, stats={"tokens": int(sum(c.token_count for c in chunks))})
+
+    def embed(self, chunks: StageOutput, progress=None) -> StageOutput:
+        emb = self.embedder
+        key = stage_key(chunks.key, "embeddings", emb.config())
+        obj = stage_object_key("embeddings", key)
+        if self.store.exists(obj):
+            return StageOutput("embeddings", key, self.store.uri(obj), self.store.get_table(obj).num_rows, cached=True)
+        t = self.store.get_table(stage_object_key("chunks", chunks.key))
+        texts = t.column("text").to_pylist()
+        vectors = emb.embed_documents(texts, batch_size=self.settings.embed.batch_size, progress=progress)
+        flat = pa.array(vectors.reshape(-1), type=pa.float32())
+        out = pa.table({"chunk_id": t.column("chunk_id"), "vector": pa.FixedSizeListArray.from_arrays(flat, emb.dimension)})
+        self.store.put_table(obj, out)
+        return StageOutput("embeddings", key, self.store.uri(obj), out.num_rows, stats={"embedded": len(texts)})
+
+    def index_document(self, f: SourceFile, pages: StageOutput, chunks: StageOutput, vectors: StageOutput, previous_doc_id: str | None, run_id: str) -> IndexResult:
+        """Upsert the document's chunks, drop what they replace, then record
+        the source in the ledger. Safe to repeat after a crash at any step:
+        ids are deterministic, so a rerun upserts the same rows."""
+        ct = self.store.get_table(stage_object_key("chunks", chunks.key))
+        vt = self.store.get_table(stage_object_key("embeddings", vectors.key))
+        if ct.column("chunk_id").to_pylist() != vt.column("chunk_id").to_pylist():
+            raise PdfragError("chunks and embeddings disagree", source=f.uri, stage="index", hint="rerun with --reprocess")
+        vecs = vt.column("vector").combine_chunks().flatten().to_numpy().reshape(vt.num_rows, -1)
+        rows = []
+        for i, r in enumerate(ct.to_pylist()):
+            rows.append(
+                {
+                    "id": r["chunk_id"], "vector": vecs[i].tolist(), "text": r["text"], "doc_id": f.doc_id, "source": f.uri,
+                    "page_start": r["page_start"], "page_end": r["page_end"], "chunk_index": r["chunk_index"],
+                    "char_start": r["char_start"], "char_end": r["char_end"], "token_count": r["token_count"],
+                    "pipeline": self.pipeline_id,
+                    "metadata": {"file_name": f.name, "pipeline_version": PIPELINE_VERSION},
+                }
+            )
+        with self._lock:
+            existing = self.index.count(f"doc_id == \"{f.doc_id}\" and pipeline == \"{self.pipeline_id}\"")
+            self.index.upsert(rows)
+            deleted = self.index.delete_doc_stale(f.doc_id, self.pipeline_id)
+            if previous_doc_id and previous_doc_id != f.doc_id:
+                others = [s for s in self.ledger.sources_for_doc(previous_doc_id) if s != f.uri]
+                if not others:
+                    deleted += self.index.delete_doc(previous_doc_id)
+            self.index.flush()
+            self.ledger.put(
+                [LedgerEntry(f.uri, f.name, f.doc_id, self.pipeline_id, INDEXED, chunks=len(rows), pages=pages.stats.get("text_pages", pages.rows), size=f.size, run_id=run_id)]
+            )
+        return IndexResult(added=max(len(rows) - existing, 0), deleted=deleted)
+
+    def record_duplicate(self, f: SourceFile, of: str, previous_doc_id: str | None, run_id: str) -> IndexResult:
+        """A second source with the same bytes: one set of chunks serves both."""
+        entry = self.ledger.get([of]).get(of)
+        if entry is None or entry.status != INDEXED:
+            raise InputError(f"identical to {of}, which was not indexed", source=f.uri, stage="index")
+        deleted = 0
+        with self._lock:
+            if previous_doc_id and previous_doc_id != f.doc_id and not [s for s in self.ledger.sources_for_doc(previous_doc_id) if s != f.uri]:
+                deleted = self.index.delete_doc(previous_doc_id)
+            self.ledger.put([LedgerEntry(f.uri, f.name, f.doc_id, self.pipeline_id, INDEXED, chunks=entry.chunks, pages=entry.pages, size=f.size, run_id=run_id, error=f"duplicate of {of}")])
+        return IndexResult(0, deleted)
+
+    def record_failure(self, f: SourceFile | SourceRef | str, failure: Failure, run_id: str) -> None:
+        """Failures are kept in the ledger so nothing is silently dropped; a
+        failed file's old chunks (if it was indexed before) stay searchable."""
+        uri = f if isinstance(f, str) else f.uri
+        name = uri.rsplit("/", 1)[-1]
+        doc_id = getattr(f, "doc_id", "")
+        size = getattr(f, "size", 0)
+        previous = self.ledger.get([uri]).get(uri)
+        if previous is not None and previous.status == INDEXED:
+            # Keep the indexed entry (its chunks are still in Milvus) but let
+            # the next run retry the new bytes.
+            previous.error = f"latest version failed at {failure.stage}: {failure.error}"
+            previous.updated_at = ""
+            self.ledger.put([previous])
+            return
+        self.ledger.put([LedgerEntry(uri, name, doc_id, self.pipeline_id, FAILED, size=size, stage=failure.stage, error=failure.error, retryable=failure.retryable, run_id=run_id)])
+
+    def prune(self, sources: list[str]) -> int:
+        """Delete the chunks of sources gone from the corpus."""
+        deleted = 0
+        entries = self.ledger.get(sources)
+        with self._lock:
+            for src in sources:
+                e = entries.get(src)
+                if e is not None and e.status == INDEXED and e.doc_id:
+                    others = [s for s in self.ledger.sources_for_doc(e.doc_id) if s not in sources]
+                    if not others:
+                        deleted += self.index.delete_doc(e.doc_id)
+            self.ledger.delete(sources)
+            self.index.flush()
+        return deleted
+
+    # Runs ------------------------------------------------------------------
+    def save_run(self, summary: RunSummary) -> str:
+        key = f"runs/{summary.started_at.replace(':', '').replace('-', '')}-{summary.run_id}.json"
+        self.store.put_bytes(key, json.dumps(summary.to_report(), indent=2, ensure_ascii=False).encode("utf-8"))
+        return self.store.uri(key)
+
+    def last_run(self) -> dict[str, Any] | None:
+        keys = list(self.store.list("runs/"))
+        if not keys:
+            return None
+        return json.loads(self.store.get_bytes(keys[-1]))
+
+
+def _source_prefix(source: str) -> str:
+    if source.startswith("s3://"):
+        return source
+    from pathlib import Path
+
+    p = Path(source).expanduser().absolute()
+    return str(p) if p.is_file() else str(p).rstrip("/") + "/"
+
+
+def _page_stats(t: pa.Table) -> dict[str, Any]:
+    methods = t.column("method").to_pylist()
+    return {"pages": t.num_rows, "text_pages": sum(1 for m in methods if m == "text"), "empty_pages": sum(1 for m in methods if m != "text")}
+
+
+def _chunk_row(c: Chunk) -> dict[str, Any]:
+    return {
+        "chunk_id": c.chunk_id, "doc_id": c.doc_id, "chunk_index": c.chunk_index, "text": c.text,
+        "char_start": c.char_start, "char_end": c.char_end, "page_start": c.page_start, "page_end": c.page_end,
+        "token_count": c.token_count,
+    }
+
+
+_PIPELINES: dict[str, Pipeline] = {}
+_PIPELINES_LOCK = threading.Lock()
+
+
+def get_pipeline(overrides: dict[str, Any] | None = None) -> Pipeline:
+    """One Pipeline per configuration per process (tasks in one worker share
+    the loaded model and the Milvus connection)."""
+    settings = load_settings(**(overrides or {}))
+    key = config_hash(settings.model_dump(mode="json"))
+    with _PIPELINES_LOCK:
+        if key not in _PIPELINES:
+            _PIPELINES[key] = Pipeline(settings)
+        return _PIPELINES[key]
+
+
+def close_pipelines() -> None:
+    with _PIPELINES_LOCK:
+        for p in _PIPELINES.values():
+            if "index" in p.__dict__:
+                p.index.close()
+        _PIPELINES.clear()
+
+
+def new_run(source: str) -> RunSummary:
+    import uuid
+
+    return RunSummary(run_id=uuid.uuid4().hex[:12], source=source, started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+
+
+def elapsed(start: float) -> float:
+    return time.perf_counter() - start
+
+
+__all__ = ["ExtractedDocument", "IndexResult", "Pipeline", "Plan", "get_pipeline", "new_run"]

@@ -1,0 +1,497 @@
+"""Manage one local Prefect server whose state lives under a "prefect home".
+
+The home (typically ``$PDFRAG_HOME/prefect``) holds Prefect's own state (the
+SQLite database ``prefect.db``, profiles, the UI build) plus three files of
+ours:
+
+* ``server.json`` – ``{pid, port, host, url, ui_url, started_at}`` of the
+  server we started, written atomically once ``/api/health`` answers;
+* ``server.log``  – the server's stdout/stderr, appended to;
+* ``server.lock`` – ``flock``-ed while starting or stopping, so that two
+  concurrent :func:`ensure_server` calls never start two servers on the same
+  SQLite database.
+
+The server runs as ``python -m prefect server start`` in the foreground of a
+new session (its own process group), detached from the caller; stopping it
+signals the whole group.
+
+This module deliberately imports neither ``prefect`` nor ``httpx``: health
+checks use :mod:`urllib` and the server is a subprocess.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from pdfrag.errors import ConfigError
+
+__all__ = [
+    "ServerInfo",
+    "ensure_server",
+    "prefect_env",
+    "server_status",
+    "stop_server",
+]
+
+STATE_FILE = "server.json"
+LOG_FILE = "server.log"
+LOCK_FILE = "server.lock"
+
+_POLL_INTERVAL = 0.25
+_HEALTH_TIMEOUT = 2.0
+_LOG_TAIL_LINES = 20
+
+# Popen objects of servers started by this process, by pid, so that we can
+# reap them (a dead child stays a zombie, and a zombie still "exists" for
+# ``os.kill(pid, 0)``) and so that Popen does not warn about a running child
+# being garbage collected.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+# urllib honours http_proxy/HTTP_PROXY; a local health check must not.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class ServerInfo:
+    url: str  # API URL, e.g. "http://127.0.0.1:4200/api"
+    ui_url: str  # e.g. "http://127.0.0.1:4200"
+    pid: int
+    port: int
+    started: bool  # True if this call started it, False if an existing one was reused
+
+
+# --------------------------------------------------------------------------- env
+
+
+def prefect_env(prefect_home: Path) -> dict[str, str]:
+    """Environment variables for running the server (or clients) against
+    ``prefect_home``. Merge them over ``os.environ``.
+
+    ``PREFECT_API_URL`` is not included: the server must not have one (it is
+    removed from the server's environment), and clients should point it at
+    ``ServerInfo.url``.
+    """
+    return {
+        "PREFECT_HOME": str(Path(prefect_home).expanduser().resolve()),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_UI_ENABLED": "true",
+    }
+
+
+def _server_env(prefect_home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(prefect_env(prefect_home))
+    env.pop("PREFECT_API_URL", None)
+    # PREFECT_SERVER_UI_ENABLED takes precedence over its older alias
+    # PREFECT_UI_ENABLED; do not let an inherited value override ours.
+    env.pop("PREFECT_SERVER_UI_ENABLED", None)
+    return env
+
+
+def _prefect_command() -> list[str]:
+    """``[python, -m, prefect]`` when the package has a ``__main__``, else the
+    ``prefect`` console script installed next to ``sys.executable``."""
+    try:
+        spec = importlib.util.find_spec("prefect")  # does not import prefect
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            if (Path(location) / "__main__.py").is_file():
+                return [sys.executable, "-m", "prefect"]
+    script = Path(sys.executable).with_name("prefect")
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    raise ConfigError(
+        "Prefect is not installed in this environment",
+        stage="prefect-server",
+        hint=f"install it into the environment of {sys.executable} (pip install 'prefect>=3.9,<4')",
+    )
+
+
+# ----------------------------------------------------------------- small helpers
+
+
+def _home(prefect_home: Path) -> Path:
+    return Path(prefect_home).expanduser().resolve()
+
+
+def _client_host(host: str) -> str:
+    """The address a local client should use to reach a server bound to ``host``."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host in ("::", "[::]"):
+        return "[::1]"
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]"
+    return host
+
+
+def _urls(host: str, port: int) -> tuple[str, str]:
+    ui_url = f"http://{_client_host(host)}:{port}"
+    return f"{ui_url}/api", ui_url
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    proc = _CHILDREN.get(pid)
+    if proc is not None:
+        if proc.poll() is not None:
+            _CHILDREN.pop(pid, None)
+            return False
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    # A zombie (dead child not yet reaped) still answers kill(pid, 0).
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        state = stat.rsplit(")", 1)[1].split()[0]
+        if state in ("Z", "X"):
+            return False
+    except (OSError, IndexError):
+        pass
+    return True
+
+
+def _looks_like_prefect_server(pid: int) -> bool:
+    """Guard against pid reuse before signalling: the recorded pid must still
+    run ``prefect ... server start`` (when /proc lets us check)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # no /proc or no permission: cannot tell, trust the record
+    args = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+    if not args:
+        return False  # zombie / kernel thread
+    return any("prefect" in a for a in args) and "server" in args
+
+
+def _health_ok(url: str, timeout: float = _HEALTH_TIMEOUT) -> bool:
+    try:
+        with _OPENER.open(f"{url.rstrip('/')}/health", timeout=timeout) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Whether a server could bind ``host:port`` (as uvicorn would, with
+    SO_REUSEADDR, so a port in TIME_WAIT after a restart counts as free)."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(
+            f"Invalid Prefect server host {host!r}: {exc}",
+            stage="prefect-server",
+            hint="use an IP address or resolvable host name, e.g. 127.0.0.1",
+        ) from None
+    family, socktype, proto, _, sockaddr = infos[0]
+    with socket.socket(family, socktype, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(sockaddr)
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(host: str) -> int:
+    try:
+        infos = socket.getaddrinfo(host or None, 0, socket.AF_UNSPEC, socket.SOCK_STREAM)
+        family, socktype, proto, _, sockaddr = infos[0]
+    except socket.gaierror:
+        family, socktype, proto, sockaddr = socket.AF_INET, socket.SOCK_STREAM, 0, ("127.0.0.1", 0)
+    with socket.socket(family, socktype, proto) as s:
+        s.bind(sockaddr)
+        return s.getsockname()[1]
+
+
+def _read_state(home: Path) -> dict | None:
+    try:
+        data = json.loads((home / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        data["pid"] = int(data["pid"])
+        data["port"] = int(data["port"])
+        str(data["url"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return data
+
+
+def _write_state(home: Path, state: dict) -> None:
+    path = home / STATE_FILE
+    tmp = home / f".{STATE_FILE}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(state, fh, indent=2)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _remove_state(home: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (home / STATE_FILE).unlink()
+
+
+def _log_tail(home: Path, lines: int = _LOG_TAIL_LINES) -> str:
+    try:
+        with open(home / LOG_FILE, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def _locked(home: Path, timeout: float) -> Iterator[None]:
+    home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise ConfigError(
+                        f"Timed out after {timeout:.0f}s waiting for the Prefect server lock {home / LOCK_FILE}",
+                        stage="prefect-server",
+                        hint="another pdfrag process is starting or stopping the server; retry shortly",
+                    ) from None
+                time.sleep(_POLL_INTERVAL)
+        yield
+    finally:
+        os.close(fd)  # also releases the lock
+
+
+def _status_unlocked(home: Path) -> ServerInfo | None:
+    state = _read_state(home)
+    if state is None:
+        if (home / STATE_FILE).exists():
+            _remove_state(home)  # unreadable: stale
+        return None
+    pid = state["pid"]
+    if _pid_alive(pid) and _health_ok(state["url"]):
+        return ServerInfo(
+            url=state["url"],
+            ui_url=state.get("ui_url") or state["url"].removesuffix("/api"),
+            pid=pid,
+            port=state["port"],
+            started=False,
+        )
+    if not _pid_alive(pid):
+        _remove_state(home)
+    return None
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal the process group led by ``pid`` (servers are started with
+    ``start_new_session=True``), or just ``pid`` if it leads no group."""
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if pgid == pid and pgid != os.getpgrp():
+            os.killpg(pgid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    try:
+        leads_group = os.getpgid(pid) == pid and pid != os.getpgrp()
+    except ProcessLookupError:
+        leads_group = False
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _pid_alive(pid):
+            break
+        time.sleep(_POLL_INTERVAL)
+    else:
+        _signal_group(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and _pid_alive(pid):
+            time.sleep(0.05)
+    # Children that outlived the leader (e.g. uvicorn workers) share its pgid.
+    if leads_group:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+    proc = _CHILDREN.pop(pid, None)
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=1.0)
+
+
+# ---------------------------------------------------------------------- public
+
+
+def server_status(prefect_home: Path) -> ServerInfo | None:
+    """The running server recorded under ``prefect_home``, or None.
+
+    Running means: the recorded pid is alive and ``{url}/health`` answers 200.
+    A state file whose pid is dead is removed. (A live pid whose API does not
+    answer, e.g. a server still starting, yields None but keeps the file.)
+    """
+    return _status_unlocked(_home(prefect_home))
+
+
+def ensure_server(
+    prefect_home: Path,
+    host: str = "127.0.0.1",
+    port: int = 4200,
+    timeout: float = 90.0,
+) -> ServerInfo:
+    """Return the running server for ``prefect_home``, starting one if needed.
+
+    A recorded live and healthy server is reused whatever ``host``/``port``
+    are asked (one server per home/database). Otherwise ``prefect server
+    start`` is launched detached; if ``port`` is taken, a free port is used.
+    Raises :class:`ConfigError` if the server exits or is not healthy within
+    ``timeout`` seconds.
+    """
+    home = _home(prefect_home)
+    home.mkdir(parents=True, exist_ok=True)
+    # Waiting for the lock may mean waiting for another caller's full startup.
+    with _locked(home, timeout=timeout + 30.0):
+        info = _status_unlocked(home)
+        if info is not None:
+            return info
+
+        # A recorded pid that is alive but unhealthy (hung, or half-started by
+        # a caller that died): get rid of it before starting anew on the same DB.
+        state = _read_state(home)
+        if state is not None:
+            if _pid_alive(state["pid"]) and _looks_like_prefect_server(state["pid"]):
+                _terminate(state["pid"], timeout=10.0)
+            _remove_state(home)
+
+        if not _port_free(host, port):
+            port = _free_port(host)
+        url, ui_url = _urls(host, port)
+
+        cmd = [*_prefect_command(), "server", "start", "--host", host, "--port", str(port)]
+        log_path = home / LOG_FILE
+        with open(log_path, "ab") as log:
+            log.write(
+                f"\n--- pdfrag: {datetime.now(timezone.utc).isoformat()} starting: {' '.join(cmd)}\n".encode()
+            )
+            log.flush()
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_server_env(home),
+                cwd=str(home),
+                start_new_session=True,
+                close_fds=True,
+            )
+        _CHILDREN[proc.pid] = proc
+
+        deadline = time.monotonic() + timeout
+        problem: str | None = None
+        while True:
+            code = proc.poll()
+            if code is not None:
+                _CHILDREN.pop(proc.pid, None)
+                problem = f"Prefect server exited with code {code} during startup"
+                break
+            if _health_ok(url, timeout=min(_HEALTH_TIMEOUT, max(0.1, deadline - time.monotonic()))):
+                break
+            if time.monotonic() >= deadline:
+                problem = f"Prefect server did not answer {url}/health within {timeout:.0f}s"
+                _terminate(proc.pid, timeout=5.0)
+                break
+            time.sleep(_POLL_INTERVAL)
+
+        if problem is not None:
+            tail = _log_tail(home)
+            message = problem + (f"; last lines of {log_path}:\n{tail}" if tail else "")
+            raise ConfigError(
+                message,
+                stage="prefect-server",
+                hint=(
+                    f"see {log_path}; check that port {port} on {host} is usable and that "
+                    f"{home} is writable, or raise the timeout"
+                ),
+            )
+
+        _write_state(
+            home,
+            {
+                "pid": proc.pid,
+                "port": port,
+                "host": host,
+                "url": url,
+                "ui_url": ui_url,
+                "started_at": datetime.now(timezone.utc).isoformat(),
+            },
+        )
+        return ServerInfo(url=url, ui_url=ui_url, pid=proc.pid, port=port, started=True)
+
+
+def stop_server(prefect_home: Path, timeout: float = 30.0) -> bool:
+    """Stop the server recorded under ``prefect_home``: SIGTERM to its process
+    group, SIGKILL after ``timeout`` seconds. Removes ``server.json``.
+
+    Returns True if a server process was stopped, False if none was running.
+    """
+    home = _home(prefect_home)
+    if not (home / STATE_FILE).exists():
+        return False
+    with _locked(home, timeout=timeout + 30.0):
+        state = _read_state(home)
+        if state is None:
+            _remove_state(home)
+            return False
+        pid = state["pid"]
+        if not (_pid_alive(pid) and _looks_like_prefect_server(pid)):
+            _CHILDREN.pop(pid, None)
+            _remove_state(home)
+            return False
+        _terminate(pid, timeout=timeout)
+        _remove_state(home)
+        return True

@@ -1,0 +1,68 @@
+"""Where PDFs come from: a file, a folder (recursive), or ``s3://bucket/prefix``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pdfrag.errors import ConfigError, InputError
+
+PDF_SUFFIXES = (".pdf",)
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    uri: str  # absolute path or s3://bucket/key
+    name: str  # file name
+    size: int
+
+
+def is_pdf_name(name: str) -> bool:
+    return name.lower().endswith(PDF_SUFFIXES)
+
+
+def list_sources(source: str, *, endpoint_url: str = "", region: str = "") -> list[SourceRef]:
+    """All PDFs under ``source``, sorted by URI so runs are deterministic."""
+    if source.startswith("s3://"):
+        return _list_s3(source, endpoint_url, region)
+    path = Path(source).expanduser()
+    if path.is_file():
+        p = path.absolute()
+        return [SourceRef(str(p), p.name, p.stat().st_size)]
+    if path.is_dir():
+        refs = []
+        for p in sorted(path.absolute().rglob("*")):
+            if p.is_file() and is_pdf_name(p.name) and not any(part.startswith(".") for part in p.relative_to(path.absolute()).parts):
+                refs.append(SourceRef(str(p), p.name, p.stat().st_size))
+        return refs
+    raise ConfigError(f"source {source!r} is neither a file, a folder nor an s3:// URI", stage="list", hint="check the path")
+
+
+def _list_s3(source: str, endpoint_url: str, region: str) -> list[SourceRef]:
+    from pdfrag.store.s3 import make_s3_client
+
+    u = urlparse(source)
+    bucket, prefix = u.netloc, u.path.lstrip("/")
+    client = make_s3_client(endpoint_url, region)
+    refs = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            if is_pdf_name(key):
+                refs.append(SourceRef(f"s3://{bucket}/{key}", key.rsplit("/", 1)[-1], int(obj["Size"])))
+    return sorted(refs, key=lambda r: r.uri)
+
+
+def read_source(uri: str, *, endpoint_url: str = "", region: str = "") -> bytes:
+    if uri.startswith("s3://"):
+        from pdfrag.store.s3 import S3Store
+
+        u = urlparse(uri)
+        key = u.path.lstrip("/")
+        store = S3Store(f"s3://{u.netloc}", endpoint_url=endpoint_url, region=region)
+        return store.get_bytes(key)
+    try:
+        return Path(uri).read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read file: {e.strerror or e}", source=uri, stage="read") from e
