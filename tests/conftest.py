@@ -40,3 +40,48 @@ def home(tmp_path, monkeypatch) -> Path:
         if var.startswith("PDFRAG_") and var not in ("PDFRAG_HOME", "PDFRAG_TEST_CORPUS"):
             monkeypatch.delenv(var, raising=False)
     return h
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """A real Prefect server with its own home and port, for the whole session;
+    the test process's Prefect client points at it."""
+    from pdfrag.prefect_server import ensure_server, stop_server
+
+    prefect_home = tmp_path_factory.mktemp("prefect-home")
+    info = ensure_server(prefect_home, port=_free_port())
+    old = {k: os.environ.get(k) for k in ("PREFECT_API_URL", "PREFECT_HOME")}
+    os.environ["PREFECT_API_URL"] = info.url
+    os.environ["PREFECT_HOME"] = str(prefect_home)
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: info.url, PREFECT_HOME: str(prefect_home)}):
+        yield info
+        _drain_prefect_workers()
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    stop_server(prefect_home)
+
+
+def _drain_prefect_workers() -> None:
+    """Send buffered logs and events before the server goes away; otherwise
+    Prefect's background workers retry against a dead server at exit."""
+    try:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=15)
+        EventsWorker.drain_all(timeout=15)
+    except Exception:  # noqa: BLE001 - best effort, private API
+        pass
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

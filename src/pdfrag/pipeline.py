@@ -120,6 +120,13 @@ class Pipeline:
             }
         )[:32]
 
+    @cached_property
+    def failure_pipeline_id(self) -> str:
+        """Like ``pipeline_id`` plus the passwords on offer: a file that failed
+        as encrypted is retried once passwords are configured."""
+        ex = self.settings.extract
+        return config_hash({"pipeline": self.pipeline_id, "passwords": sorted(ex.passwords), "map": sorted(ex.password_map.items())})[:32]
+
     def precheck(self) -> None:
         """Fail before the first PDF if storage, Milvus or the model's
         dimension are wrong."""
@@ -145,10 +152,10 @@ class Pipeline:
         first_of: dict[str, str] = {}
         for f in files:
             entry = known.get(f.uri)
-            same = entry is not None and entry.doc_id == f.doc_id and entry.pipeline == self.pipeline_id
-            if same and not reprocess and entry.status == INDEXED:
+            same_doc = entry is not None and entry.doc_id == f.doc_id and not reprocess
+            if same_doc and entry.status == INDEXED and entry.pipeline == self.pipeline_id:
                 plan.unchanged.append(f)
-            elif same and not reprocess and entry.status == FAILED and not entry.retryable and not retry_failed:
+            elif same_doc and entry.status == FAILED and entry.pipeline == self.failure_pipeline_id and not entry.retryable and not retry_failed:
                 plan.unchanged.append(f)
                 plan.known_failures.append(Failure(f.uri, entry.stage, entry.error, entry.retryable))
             elif f.doc_id in first_of:
@@ -285,7 +292,7 @@ class Pipeline:
             previous.updated_at = ""
             self.ledger.put([previous])
             return
-        self.ledger.put([LedgerEntry(uri, name, doc_id, self.pipeline_id, FAILED, size=size, stage=failure.stage, error=failure.error, retryable=failure.retryable, run_id=run_id)])
+        self.ledger.put([LedgerEntry(uri, name, doc_id, self.failure_pipeline_id, FAILED, size=size, stage=failure.stage, error=failure.error, retryable=failure.retryable, run_id=run_id)])
 
     def prune(self, sources: list[str]) -> int:
         """Delete the chunks of sources gone from the corpus."""
