@@ -37,7 +37,12 @@ def _prefect_setup(settings, verbose: bool) -> str | None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     if not verbose:
+        import logging
+
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # Prefect's background senders log their queue draining at exit.
+        for name in ("EventsWorker", "APILogWorker"):
+            logging.getLogger(name).setLevel(logging.ERROR)
     if os.environ.get("PREFECT_API_URL"):
         return os.environ["PREFECT_API_URL"].removesuffix("/api")
     mode = settings.prefect.mode
@@ -89,7 +94,7 @@ def ingest(
     prune: bool = typer.Option(False, "--prune", help="delete the chunks of files gone from SOURCE"),
     reprocess: bool = typer.Option(False, "--reprocess", help="ignore the ledger and stage caches' verdicts and redo every file"),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="retry files that failed before even if unchanged"),
-    strict: bool = typer.Option(False, "--strict", help="exit 1 if any file failed"),
+    strict: bool = typer.Option(False, "--strict", help="exit 1 if any file failed (in this run, or unchanged since it failed)"),
     model: Optional[str] = typer.Option(None, "--model", help="embedding model profile (default all-MiniLM-L6-v2)"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout"),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="show Prefect's logs"),
@@ -120,7 +125,7 @@ def ingest(
         print(json.dumps(data, ensure_ascii=False))
     else:
         _print_summary(summary)
-    if strict and summary.failed:
+    if strict and (summary.failed or summary.known_failures):
         raise typer.Exit(1)
 
 
@@ -164,7 +169,8 @@ def search(
             print(json.dumps(r.to_dict(), ensure_ascii=False))
         return
     if not results:
-        err.print("no results")
+        empty = p.index.count() == 0
+        err.print("no results" + (": the collection is empty; run `pdfrag ingest SOURCE`" if empty else ""))
     for r in results:
         pages = f"p. {r.page_start}" if r.page_start == r.page_end else f"pp. {r.page_start}-{r.page_end}"
         out.print(f"[bold]{r.rank}.[/bold] [cyan]{r.score:.3f}[/cyan]  [bold]{r.file_name}[/bold], {pages}  [dim]{r.chunk_id}[/dim]")
