@@ -9,7 +9,7 @@ from prefect.tasks import exponential_backoff
 from pdfrag.errors import PdfragError
 
 RETRIES = 3
-RETRY_DELAYS = exponential_backoff(backoff_factor=2)  # 2, 4, 8 s
+RETRY_DELAYS = exponential_backoff(backoff_factor=2)  # 2, 4, 8 s for retries 1..3
 RETRY_JITTER = 0.5
 
 

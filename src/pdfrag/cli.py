@@ -39,7 +39,6 @@ def _prefect_setup(settings, verbose: bool) -> str | None:
     if not verbose:
         import logging
 
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         # Prefect's background senders log their queue draining at exit.
         for name in ("EventsWorker", "APILogWorker"):
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -59,6 +58,20 @@ def _prefect_setup(settings, verbose: bool) -> str | None:
     verb = "started" if info.started else "reusing"
     err.print(f"Prefect UI: {info.ui_url}  ({verb} local server; stop it with `pdfrag server stop`)")
     return info.ui_url
+
+
+def _quiet_prefect_console() -> None:
+    """Keep Prefect's run logs off the terminal (they still reach the server
+    and its UI at full detail); the CLI prints progress and a summary that
+    lists every failed file."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs"):
+        for h in logging.getLogger(name).handlers:
+            if isinstance(h, PrefectConsoleHandler):
+                h.setLevel(logging.CRITICAL)
 
 
 class _RichReporter:
@@ -104,6 +117,9 @@ def ingest(
     _prefect_setup(settings, verbose)
     from pdfrag import progress
     from pdfrag.flows.ingest import ingest as ingest_flow
+
+    if not verbose:
+        _quiet_prefect_console()
 
     if err.is_terminal and not as_json:
         progress.install(_RichReporter())

@@ -1,13 +1,15 @@
-"""Make ``import pdfrag`` find the real package, not this folder.
+"""Fixtures for tests/pdfrag: a real moto S3 server, and a guard that
+``import pdfrag`` finds the real package, not this folder.
 
-tests/pdfrag mirrors the package layout. Under pytest's default ("prepend")
-import mode, tests/ (which holds tests/conftest.py and no __init__.py) goes on
-sys.path, and the editable install of pdfrag resolves through a meta-path
-finder that runs after the path finder: ``import pdfrag`` would then find
-tests/pdfrag as a namespace package, ``pdfrag/__init__.py`` would never run
-and ``from pdfrag import PIPELINE_VERSION`` (used by pdfrag.identity) fails.
-Import the real package once, before any test module of this folder, with
-folders that merely hold a ``pdfrag`` directory kept off sys.path.
+The guard: tests/pdfrag mirrors the package layout. pyproject runs pytest with
+``--import-mode=importlib``, where nothing here is needed. Under the default
+"prepend" mode, though, tests/ (which holds tests/conftest.py and no
+__init__.py) goes on sys.path, and the editable install resolves pdfrag
+through a meta-path finder that runs after the path finder: ``import pdfrag``
+would find tests/pdfrag as a namespace package, ``pdfrag/__init__.py`` would
+never run and ``from pdfrag import PIPELINE_VERSION`` (pdfrag.identity) fails.
+So import the real package once, with folders that merely hold a ``pdfrag``
+directory kept off sys.path; a no-op when it is already imported.
 """
 
 from __future__ import annotations

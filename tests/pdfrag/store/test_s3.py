@@ -127,7 +127,7 @@ def test_unreachable_endpoint_is_transient(aws_env: None) -> None:
     endpoint = f"http://127.0.0.1:{_closed_port()}"
     # The default client retries 5 times with backoff (~13 s on a refused
     # port); a one-attempt client exercises the same error translation quickly.
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", config=Config(retries={"max_attempts": 1}, connect_timeout=2))
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", config=Config(retries={"total_max_attempts": 1}, connect_timeout=2))
     s = S3Store("s3://bucket/p", endpoint_url=endpoint, client=client)
     with pytest.raises(TransientError, match="cannot reach the S3 endpoint") as ei:
         s.check()
