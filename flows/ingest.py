@@ -83,13 +83,14 @@ def ingest(
     def submit_next() -> None:
         f = next(todo, None)
         if f is not None:
-            pending.append((f, extract_tasks.extract.submit(f, config), time.perf_counter()))
+            pending.append((f, extract_tasks.extract.submit(f, config)))
 
     for _ in range(LOOKAHEAD):
         submit_next()
     while pending:
-        f, pages_future, started = pending.popleft()
+        f, pages_future = pending.popleft()
         submit_next()
+        started = time.perf_counter()
         stage = "extract"
         try:
             pages = pages_future.result()

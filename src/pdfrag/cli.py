@@ -17,7 +17,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn a corpu
 server_app = typer.Typer(no_args_is_help=True, help="The local Prefect server under $PDFRAG_HOME/prefect.")
 app.add_typer(server_app, name="server")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # paths in messages stay whole
 out = Console()
 
 

@@ -182,7 +182,7 @@ def load_settings(**overrides: Any) -> Settings:
             base[k].update(v)
         else:
             base[k] = v
-    return _from_dict(base)
+    return _from_dict(_apply_model_shortcut(base))
 
 
 def _from_dict(data: dict[str, Any]) -> Settings:
@@ -198,3 +198,9 @@ def _from_dict(data: dict[str, Any]) -> Settings:
         "prefect": PrefectSettings.model_validate(data["prefect"]),
         "model": None,
     })
+
+
+def _apply_model_shortcut(data: dict[str, Any]) -> dict[str, Any]:
+    if data.get("model"):
+        data["embed"]["model"] = data["model"]
+    return data

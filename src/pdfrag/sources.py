@@ -31,11 +31,13 @@ def list_sources(source: str, *, endpoint_url: str = "", region: str = "") -> li
         p = path.absolute()
         return [SourceRef(str(p), p.name, p.stat().st_size)]
     if path.is_dir():
-        refs = []
-        for p in sorted(path.absolute().rglob("*")):
-            if p.is_file() and is_pdf_name(p.name) and not any(part.startswith(".") for part in p.relative_to(path.absolute()).parts):
-                refs.append(SourceRef(str(p), p.name, p.stat().st_size))
-        return refs
+        root = path.absolute()
+        refs = [
+            SourceRef(str(p), p.name, p.stat().st_size)
+            for p in root.rglob("*")
+            if p.is_file() and is_pdf_name(p.name) and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        ]
+        return sorted(refs, key=lambda r: r.uri)
     raise ConfigError(f"source {source!r} is neither a file, a folder nor an s3:// URI", stage="list", hint="check the path")
 
 
@@ -44,6 +46,8 @@ def _list_s3(source: str, endpoint_url: str, region: str) -> list[SourceRef]:
 
     u = urlparse(source)
     bucket, prefix = u.netloc, u.path.lstrip("/")
+    if prefix and not prefix.endswith("/") and not is_pdf_name(prefix):
+        prefix += "/"  # a folder: s3://b/docs must not match docs2/ or docs-old/
     client = make_s3_client(endpoint_url, region)
     refs = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):

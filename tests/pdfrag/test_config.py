@@ -175,11 +175,6 @@ def test_load_settings_override_values_are_validated(cfg_home: Path) -> None:
         load_settings(**{"milvus.insert_batch_rows": 0})
 
 
-@pytest.mark.xfail(
-    reason="source bug: load_settings(model=...) drops the documented `model` shortcut (config.py _from_dict sets model=None "
-    "and never copies it into embed.model)",
-    strict=True,
-)
 def test_load_settings_model_shortcut_override(cfg_home: Path) -> None:
     assert load_settings(model="other-model").embed.model == "other-model"
 

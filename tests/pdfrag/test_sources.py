@@ -51,11 +51,6 @@ def test_list_folder_recursive_only_pdfs_sorted(tmp_path: Path) -> None:
     assert list_sources(str(root)) == refs
 
 
-@pytest.mark.xfail(
-    reason="source bug (minor): list_sources on a folder sorts by path components (sorted(rglob)), not by URI string as "
-    "its docstring says and as the S3 branch does: 'a-b/x.pdf' sorts after 'a/y.pdf'",
-    strict=True,
-)
 def test_list_folder_sorted_by_uri_string(tmp_path: Path) -> None:
     for rel in ("a/y.pdf", "a-b/x.pdf"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)

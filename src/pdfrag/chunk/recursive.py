@@ -86,10 +86,12 @@ class RecursiveChunker(Chunker):
             if j >= n:
                 break
             # Start the next chunk with the trailing pieces of this one that
-            # fit in the overlap, always moving forward by at least one piece.
+            # fit in the overlap, leaving room for the next new piece so that
+            # every chunk adds new text.
+            room = min(self.overlap, self.size - counts[j])
             k = j
             back = 0
-            while k - 1 > i and back + counts[k - 1] <= self.overlap:
+            while k - 1 > i and back + counts[k - 1] <= room:
                 back += counts[k - 1]
                 k -= 1
             i = k

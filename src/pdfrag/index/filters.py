@@ -17,7 +17,7 @@ def quote(value: str) -> str:
 
 def hex_id(value: str) -> str:
     """A hex id as a literal; refuses anything else (ids never need escaping)."""
-    if not _HEX.match(value):
+    if not isinstance(value, str) or not _HEX.fullmatch(value):
         raise ValueError(f"not a hex id: {value!r}")
     return f'"{value}"'
 

@@ -25,7 +25,7 @@ class LocalStore(ObjectStore):
     def get_bytes(self, key: str) -> bytes:
         try:
             return self._p(key).read_bytes()
-        except FileNotFoundError as e:
+        except (FileNotFoundError, IsADirectoryError) as e:
             raise StoreError(f"object {key!r} not found in {self.root}") from e
 
     def put_bytes(self, key: str, data: bytes) -> None:

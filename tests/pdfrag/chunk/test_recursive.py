@@ -182,11 +182,6 @@ def test_no_overlap_when_zero(tok: ModelTokenizer) -> None:
         assert b.char_start >= a.char_end
 
 
-@pytest.mark.xfail(
-    reason="source bug: RecursiveChunker._merge starts the next chunk with the overlap pieces even when the next "
-    "piece does not fit beside them, emitting a chunk wholly inside its predecessor (sometimes an exact duplicate)",
-    strict=True,
-)
 def test_every_chunk_adds_new_text(tok: ModelTokenizer) -> None:
     sentence = "The quick brown fox jumps over the lazy dog near the river bank today. "  # 15 tokens
     text = sentence * 2 + "Tiny bit. " + "Word " * 48  # 3 + 48 tokens: the last piece fills a chunk alone
