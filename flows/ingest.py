@@ -1,9 +1,10 @@
 """The ingest flow: PDFs → pages → chunks → embeddings → Milvus.
 
-Extraction runs ahead on the task runner's threads while the flow's own
-thread chunks, embeds and indexes one document at a time, so the model and
-the Milvus connection are used by one thread. A file that fails is recorded
-with its stage and reason and the run goes on.
+Extraction and chunking are submitted to the task runner (threads, or a
+Dask/Ray cluster) and run ahead; the flow's own thread embeds batches of
+documents (in-process, or on the GPU pool through the ``embed`` deployment)
+and indexes one document at a time. A file that fails is recorded with its
+stage and reason and the run goes on.
 """
 
 from __future__ import annotations
@@ -13,20 +14,20 @@ from collections import deque
 from typing import Any
 
 from prefect import flow, get_run_logger, runtime
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from pdfrag import progress
 from pdfrag.errors import PdfragError
-from pdfrag.pipeline import new_run
+from pdfrag.pipeline import get_pipeline, new_run
+from pdfrag.flows import report
+from pdfrag.flows.embed import embed_batch
+from pdfrag.flows.runner import make_task_runner
 from pdfrag.tasks import chunk as chunk_tasks
-from pdfrag.tasks import embed as embed_tasks
 from pdfrag.tasks import extract as extract_tasks
 from pdfrag.tasks import index as index_tasks
 from pdfrag.tasks import plan as plan_tasks
-from pdfrag.types import Failure, RunSummary, SourceFile
+from pdfrag.types import Failure, RunSummary, SourceFile, StageOutput
 
-LOOKAHEAD = 4  # documents extracted ahead of the one being embedded
+LOOKAHEAD = 4  # documents extracted and chunked ahead of the batch being embedded
 
 
 def _failure(f: SourceFile, stage: str, e: BaseException) -> Failure:
@@ -40,7 +41,7 @@ def _run_name() -> str:
     return f"ingest {src.rstrip('/').rsplit('/', 1)[-1] or src}"
 
 
-@flow(name="ingest", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=False)
+@flow(name="ingest", flow_run_name=_run_name, task_runner=make_task_runner(), log_prints=False)
 def ingest(
     source: str,
     prune: bool = False,
@@ -58,6 +59,7 @@ def ingest(
     t0 = time.perf_counter()
     summary = new_run(source)
     summary.flow_run_id = str(runtime.flow_run.id) if runtime.flow_run.id else None
+    settings = get_pipeline(config).settings
 
     info = plan_tasks.precheck(config)
     log.info("store %s, milvus %s (collection %s), model %s", info["store"], info["milvus"], info["collection"], info["model"])
@@ -69,47 +71,62 @@ def ingest(
 
     rep = progress.reporter()
     rep.start(summary.files)
+    ui = report.ProgressArtifact(total=len(plan.todo) + len(plan.duplicates))
     for f in plan.unchanged:
         rep.file_done(f.name, "unchanged")
     failures: list[tuple[Any, Failure]] = []
-    for fail in plan.unreadable:
-        failures.append((fail.source, fail))
-        summary.failed.append(fail)
-        rep.file_done(fail.source.rsplit("/", 1)[-1], "failed")
 
+    def fail(f: SourceFile | str, failure: Failure) -> None:
+        failures.append((f, failure))
+        summary.failed.append(failure)
+        summary.documents.append({"source": failure.source, "status": "failed", "stage": failure.stage, "error": failure.error})
+        rep.file_done(failure.source.rsplit("/", 1)[-1], "failed")
+        log.warning("failed: %s", failure.error)
+
+    for failure in plan.unreadable:
+        fail(failure.source, failure)
+
+    # Extract and chunk ahead on the task runner.
     pending: deque = deque()
     todo = iter(plan.todo)
 
     def submit_next() -> None:
         f = next(todo, None)
         if f is not None:
-            pending.append((f, extract_tasks.extract.submit(f, config)))
+            pages = extract_tasks.extract.submit(f, config)
+            pending.append((f, pages, chunk_tasks.chunk.submit(f, pages, config), time.perf_counter()))
 
     for _ in range(LOOKAHEAD):
         submit_next()
-    while pending:
-        f, pages_future = pending.popleft()
-        submit_next()
-        started = time.perf_counter()
-        stage = "extract"
+
+    batch: list[tuple[SourceFile, StageOutput, StageOutput, float]] = []
+    batch_chunks = 0
+
+    def flush_batch() -> None:
+        nonlocal batch, batch_chunks
+        if not batch:
+            return
         try:
-            pages = pages_future.result()
-            stage = "chunk"
-            chunks = chunk_tasks.chunk(f, pages, config)
-            stage = "embed"
-            vectors = embed_tasks.embed(chunks, config, label=f.name)
-            stage = "index"
-            res = index_tasks.index(f, pages, chunks, vectors, plan.previous.get(f.uri), summary.run_id, config)
-        except Exception as e:  # noqa: BLE001 - one file never stops the corpus
-            fail = _failure(f, stage, e)
-            log.warning("failed: %s", fail.error)
-            failures.append((f, fail))
-            summary.failed.append(fail)
-            summary.documents.append({"source": f.uri, "status": "failed", "stage": fail.stage, "error": fail.error})
-            rep.file_done(f.name, "failed")
-            continue
+            vectors = embed_batch([c for _, _, c, _ in batch], config, settings.embed.deployment, settings.embed.deployment_timeout)
+        except Exception as e:  # noqa: BLE001 - the batch's files fail, the run goes on
+            for f, _, _, _ in batch:
+                fail(f, _failure(f, "embed", e))
+            batch, batch_chunks = [], 0
+            return
+        for (f, pages, chunks, started), vecs in zip(batch, vectors, strict=True):
+            _index_one(f, pages, chunks, vecs, started)
+        batch, batch_chunks = [], 0
+
+    def _index_one(f: SourceFile, pages: StageOutput, chunks: StageOutput, vectors: StageOutput, started: float) -> None:
+        previous = plan.previous.get(f.uri)
+        try:
+            res = index_tasks.index(f, pages, chunks, vectors, previous, summary.run_id, config)
+        except Exception as e:  # noqa: BLE001
+            fail(f, _failure(f, "index", e))
+            return
         n_pages = int(pages.stats.get("text_pages", pages.rows))
         summary.indexed += 1
+        summary.changed += previous is not None
         summary.pages += n_pages
         summary.chunks_added += res.added
         summary.chunks_deleted += res.deleted
@@ -117,24 +134,43 @@ def ingest(
         summary.documents.append(
             {
                 "source": f.uri, "status": "indexed", "pages": n_pages, "empty_pages": int(pages.stats.get("empty_pages", 0)),
-                "chunks": chunks.rows, "chunks_added": res.added, "chunks_deleted": res.deleted,
-                "cached": [s.stage for s in (pages, chunks, vectors) if s.cached], "seconds": round(time.perf_counter() - started, 3),
+                "method": pages.stats.get("method", "text"), "chunks": chunks.rows, "chunks_added": res.added,
+                "chunks_deleted": res.deleted, "cached": [s.stage for s in (pages, chunks, vectors) if s.cached],
+                "seconds": round(time.perf_counter() - started, 3), "chunks_key": chunks.key,
             }
         )
         rep.file_done(f.name, "indexed")
+        ui.advance(f"{summary.indexed} indexed, {len(summary.failed)} failed")
+
+    while pending:
+        f, pages_future, chunks_future, started = pending.popleft()
+        submit_next()
+        stage = "extract"
+        try:
+            pages = pages_future.result()
+            stage = "chunk"
+            chunks = chunks_future.result()
+        except Exception as e:  # noqa: BLE001 - one file never stops the corpus
+            fail(f, _failure(f, stage, e))
+            ui.advance(f"{summary.indexed} indexed, {len(summary.failed)} failed")
+            continue
+        batch.append((f, pages, chunks, started))
+        batch_chunks += chunks.rows
+        if batch_chunks >= settings.embed.batch_chunks:
+            flush_batch()
+    flush_batch()
 
     for f, of in plan.duplicates:
         try:
             res = index_tasks.record_duplicate(f, of, plan.previous.get(f.uri), summary.run_id, config)
-            summary.indexed += 1
-            summary.chunks_deleted += res.deleted
-            summary.documents.append({"source": f.uri, "status": "indexed", "duplicate_of": of})
-            rep.file_done(f.name, "indexed")
         except Exception as e:  # noqa: BLE001
-            fail = _failure(f, "index", e)
-            failures.append((f, fail))
-            summary.failed.append(fail)
-            rep.file_done(f.name, "failed")
+            fail(f, _failure(f, "index", e))
+            continue
+        summary.indexed += 1
+        summary.chunks_deleted += res.deleted
+        summary.documents.append({"source": f.uri, "status": "indexed", "duplicate_of": of})
+        rep.file_done(f.name, "indexed")
+        ui.advance(f"{summary.indexed} indexed, {len(summary.failed)} failed")
 
     if failures:
         index_tasks.record_failures(failures, summary.run_id, config)
@@ -143,31 +179,9 @@ def ingest(
         summary.chunks_deleted += index_tasks.prune(plan.removed, config)
     summary.seconds = time.perf_counter() - t0
     rep.stop()
+    ui.finish()
     index_tasks.save_run(summary, config)
-    _artifacts(summary)
+    report.publish(summary, config)
     if summary.failed:
         log.warning("run completed with %d failed file(s)", len(summary.failed))
     return summary
-
-
-def _artifacts(s: RunSummary) -> None:
-    """What a person looks at in the Prefect UI: totals and per-file rows."""
-    rate = s.pages / s.seconds if s.seconds else 0.0
-    lines = [
-        f"# Ingest of `{s.source}`",
-        "",
-        "| files | indexed | unchanged | failed | pages | chunks added | chunks deleted | embedded | seconds | pages/s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {s.files} | {s.indexed} | {s.unchanged} | {len(s.failed)} | {s.pages} | {s.chunks_added} | {s.chunks_deleted} | {s.chunks_embedded} | {s.seconds:.1f} | {rate:.1f} |",
-    ]
-    if s.failed:
-        lines += ["", "## Failed files", "", "| file | stage | reason |", "|---|---|---|"]
-        lines += [f"| `{f.source}` | {f.stage} | {f.error.replace('|', '/')} |" for f in s.failed]
-    try:
-        create_markdown_artifact("\n".join(lines), key="ingest-summary", description=f"ingest of {s.source}")
-        if s.documents:
-            create_table_artifact(
-                [{k: str(v) for k, v in d.items()} for d in s.documents], key="ingest-documents", description="per-document results"
-            )
-    except Exception:  # noqa: BLE001 - artifacts are a view, never a reason to fail a run
-        pass

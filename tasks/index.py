@@ -4,10 +4,14 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
 
 from pdfrag.pipeline import IndexResult, get_pipeline
 from pdfrag.tasks._retry import RETRY
 from pdfrag.types import Failure, RunSummary, SourceFile, StageOutput
+
+
+MILVUS_WRITE_LIMIT = "pdfrag-milvus-write"
 
 
 def _name(parameters: dict[str, Any]) -> str:
@@ -18,7 +22,10 @@ def _name(parameters: dict[str, Any]) -> str:
 def index(
     f: SourceFile, pages: StageOutput, chunks: StageOutput, vectors: StageOutput, previous_doc_id: str | None, run_id: str, config: dict[str, Any] | None = None
 ) -> IndexResult:
-    return get_pipeline(config).index_document(f, pages, chunks, vectors, previous_doc_id, run_id)
+    # A global limit (created by `pdfrag deploy`) caps concurrent Milvus
+    # writers across every worker; without one, this does not block.
+    with concurrency(MILVUS_WRITE_LIMIT, occupy=1, strict=False):
+        return get_pipeline(config).index_document(f, pages, chunks, vectors, previous_doc_id, run_id)
 
 
 @task(name="record-duplicate", cache_policy=NO_CACHE, **RETRY)

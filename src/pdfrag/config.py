@@ -58,6 +58,12 @@ class EmbedSettings(BaseModel):
     model: str = Field("all-MiniLM-L6-v2", description="model profile name or a local model folder")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batch_size: int = Field(64, ge=1)
+    # Name of the Prefect deployment that embeds on the GPU pool
+    # ("embed/embed"); empty embeds in-process, through the same code.
+    deployment: str = ""
+    # Chunks handed to one embedding run (several documents per batch).
+    batch_chunks: int = Field(512, ge=1)
+    deployment_timeout: float = Field(3600.0, gt=0)
 
 
 class IndexSettings(BaseModel):
@@ -88,6 +94,28 @@ class StoreSettings(BaseModel):
     region: str = ""
 
 
+class RunnerSettings(BaseModel):
+    """Where the flows' tasks run: threads in the flow's process (default), or
+    a Dask or Ray cluster that spreads extraction and chunking over machines."""
+
+    kind: Literal["threads", "dask", "ray"] = "threads"
+    workers: int = Field(2, ge=1, description="threads, or local Dask workers when no address is given")
+    address: str = Field("", description="Dask scheduler or Ray cluster address; empty starts a local one")
+
+
+class OrchestrationSettings(BaseModel):
+    """Deployments, pools, schedules and limits (see prefect.yaml)."""
+
+    cpu_pool: str = "cpu-pool"
+    gpu_pool: str = "gpu-pool"
+    refresh_source: str = Field("", description="folder or s3:// prefix the scheduled refresh reconciles")
+    refresh_cron: str = "0 2 * * *"
+    milvus_write_limit: int = Field(1, ge=1, description="concurrent Milvus writers (global concurrency limit)")
+    gpu_embed_limit: int = Field(1, ge=1, description="concurrent embedding runs on the GPU pool")
+    upload_bucket: str = Field("", description="bucket that direct uploads (PUT /documents/{name}) go to")
+    upload_prefix: str = "incoming/"
+
+
 class PrefectSettings(BaseModel):
     # auto: use PREFECT_API_URL when set, else start or reuse a local server
     # under $PDFRAG_HOME/prefect. ephemeral: Prefect's in-process mode (loses
@@ -113,6 +141,8 @@ class Settings(BaseSettings):
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
+    runner: RunnerSettings = Field(default_factory=RunnerSettings)
+    orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
     # Short aliases users reach for first.
     model: str | None = Field(None, description="shortcut for embed.model (PDFRAG_MODEL)")
 
@@ -196,6 +226,8 @@ def _from_dict(data: dict[str, Any]) -> Settings:
         "milvus": MilvusSettings.model_validate(data["milvus"]),
         "store": StoreSettings.model_validate(data["store"]),
         "prefect": PrefectSettings.model_validate(data["prefect"]),
+        "runner": RunnerSettings.model_validate(data["runner"]),
+        "orchestration": OrchestrationSettings.model_validate(data["orchestration"]),
         "model": None,
     })
 

@@ -55,6 +55,8 @@ def _list_s3(source: str, endpoint_url: str, region: str) -> list[SourceRef]:
             key = obj["Key"]
             if is_pdf_name(key):
                 refs.append(SourceRef(f"s3://{bucket}/{key}", key.rsplit("/", 1)[-1], int(obj["Size"])))
+    if is_pdf_name(prefix):  # one object: s3://b/a.pdf must not match a.pdf.old.pdf
+        refs = [r for r in refs if r.uri == source]
     return sorted(refs, key=lambda r: r.uri)
 
 

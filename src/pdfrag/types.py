@@ -84,6 +84,7 @@ class RunSummary:
     source: str
     files: int = 0
     indexed: int = 0
+    changed: int = 0  # of the indexed: files whose bytes replaced an earlier version
     unchanged: int = 0
     failed: list[Failure] = field(default_factory=list)
     known_failures: list[Failure] = field(default_factory=list)
@@ -112,6 +113,7 @@ class RunSummary:
             "pages": self.pages,
             "seconds": round(self.seconds, 3),
             "files": self.files,
+            "changed": self.changed,
             "pruned": self.pruned,
             "chunks_embedded": self.chunks_embedded,
             "known_failures": [f.to_dict() for f in self.known_failures],

@@ -67,11 +67,13 @@ def is_lite_uri(uri: str) -> bool:
     return not uri.startswith(("http://", "https://", "tcp://", "grpc://", "unix:"))
 
 
-def resolve_index_type(settings: IndexSettings, uri: str) -> str:
-    """``AUTO``: exact FLAT on Milvus Lite (local scale; Lite's filtered HNSW
-    and IVF searches can return fewer than top_k rows), HNSW on a server."""
+def resolve_index_type(settings: IndexSettings, uri: str, server_version: str = "") -> str:
+    """``AUTO``: exact FLAT on Milvus Lite, in-process or as ``milvus-lite
+    server`` (local scale; Lite's filtered HNSW and IVF searches return fewer
+    than top_k rows once indexed), HNSW on a Milvus server."""
     if settings.type == "AUTO":
-        return "FLAT" if is_lite_uri(uri) else "HNSW"
+        lite = is_lite_uri(uri) or "lite" in server_version.lower()
+        return "FLAT" if lite else "HNSW"
     return settings.type
 
 
@@ -99,7 +101,7 @@ class MilvusIndex:
         self.uri = uri
         self.collection = settings.collection
         self.identity = identity  # {"model", "dimension", "metric"}
-        self.index_type = resolve_index_type(index, uri)
+        self._index_type: str | None = None
         self._client = None
         self._lock = threading.RLock()
 
@@ -119,6 +121,23 @@ class MilvusIndex:
                 except Exception as e:  # noqa: BLE001
                     raise translate_error(e, "connect", self.uri) from e
             return self._client
+
+    @property
+    def index_type(self) -> str:
+        """The collection's index type once it exists, else what to build."""
+        if self._index_type is None:
+            built = self.built_with() if self.exists() else None
+            if built and built.get("index_type"):
+                self._index_type = built["index_type"]
+            else:
+                version = ""
+                if not is_lite_uri(self.uri):
+                    try:
+                        version = str(self.client.get_server_version())
+                    except Exception:  # noqa: BLE001 - an old server without the call
+                        version = ""
+                self._index_type = resolve_index_type(self.index_settings, self.uri, version)
+        return self._index_type
 
     def close(self) -> None:
         with self._lock:

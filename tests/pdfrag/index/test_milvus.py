@@ -275,6 +275,8 @@ def test_resolve_index_type() -> None:
     assert not is_lite_uri("http://host:19530") and not is_lite_uri("https://x") and not is_lite_uri("unix:/tmp/s")
     assert resolve_index_type(IndexSettings(), "/tmp/m.db") == "FLAT"
     assert resolve_index_type(IndexSettings(), "http://host:19530") == "HNSW"
+    assert resolve_index_type(IndexSettings(), "http://host:19530", "v2.5.4") == "HNSW"
+    assert resolve_index_type(IndexSettings(), "http://127.0.0.1:19530", "milvus_lite-3.2.2") == "FLAT"
     assert resolve_index_type(IndexSettings(type="IVF_FLAT"), "/tmp/m.db") == "IVF_FLAT"
 
 

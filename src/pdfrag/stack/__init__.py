@@ -1,0 +1,1 @@
+"""Local service stack helpers (shared servers for several pdfrag processes)."""
