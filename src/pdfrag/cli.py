@@ -16,6 +16,8 @@ from pdfrag.errors import ConfigError, PdfragError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn a corpus of PDFs into a searchable Milvus collection.")
 server_app = typer.Typer(no_args_is_help=True, help="The local Prefect server under $PDFRAG_HOME/prefect.")
 app.add_typer(server_app, name="server")
+stack_app = typer.Typer(no_args_is_help=True, help="The whole service on this machine: Prefect, workers, Milvus, S3, HTTP service.")
+app.add_typer(stack_app, name="stack")
 
 err = Console(stderr=True, soft_wrap=True)  # paths in messages stay whole
 out = Console()
@@ -262,6 +264,72 @@ def server_status() -> None:
         out.print("not running")
         raise typer.Exit(1)
     out.print(f"running: UI {info.ui_url}, API {info.url} (pid {info.pid})")
+
+
+@app.command()
+def deploy() -> None:
+    """Create the work pools and concurrency limits, and deploy prefect.yaml
+    to the server at PREFECT_API_URL (or the local one)."""
+    from pdfrag.deploy import deploy as do_deploy
+
+    settings = _settings()
+    _prefect_setup(settings, verbose=False)
+    do_deploy(settings)
+    out.print("work pools, limits and deployments are in place; start workers with `prefect worker start --pool cpu-pool` (and gpu-pool)")
+
+
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="bind address (default 127.0.0.1)"),
+    port: Optional[int] = typer.Option(None, "--port", help="port (default 8000)"),
+) -> None:
+    """Run the HTTP service (upload endpoint, search API)."""
+    import uvicorn
+
+    from pdfrag.service.app import create_app
+
+    settings = _settings({"service.host": host, "service.port": port})
+    uvicorn.run(create_app(settings), host=settings.service.host, port=settings.service.port, log_level="info")
+
+
+@stack_app.command("up")
+def stack_up(port: int = typer.Option(8000, "--port", help="port of the HTTP service")) -> None:
+    """Start everything and print the addresses."""
+    from pdfrag.stack.local import up
+
+    settings = _settings()
+    with err.status("starting the stack (Prefect server, Ceph RGW, Milvus, workers, service)…"):
+        st = up(settings, service_port=port, log=err.print)
+    out.print(f"Prefect UI     {st.ui_url}")
+    out.print(f"Prefect API    {st.prefect_url}")
+    out.print(f"Milvus         {st.milvus_uri}")
+    out.print(f"S3 (Ceph RGW)  {st.s3_endpoint}  buckets: pdfrag (store), pdfrag-docs (documents; uploads are ingested)")
+    out.print(f"pdfrag service {st.service_url}  (PUT /documents/NAME.pdf, POST /events/s3)")
+    out.print(f"Environment for clients: {st.env.get('PDFRAG_STORE__URI')}; `pdfrag stack env` prints it all")
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop exactly what `stack up` started."""
+    from pdfrag.stack.local import down
+
+    stopped = down(_settings(), log=err.print)
+    out.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@stack_app.command("env")
+def stack_env() -> None:
+    """Shell exports to point pdfrag commands at the running stack."""
+    import shlex
+
+    from pdfrag.stack.local import read_state
+
+    st = read_state(_settings())
+    if st is None:
+        err.print("no stack is up")
+        raise typer.Exit(1)
+    for k, v in st.env.items():
+        print(f"export {k}={shlex.quote(v)}")
 
 
 def main() -> None:

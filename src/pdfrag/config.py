@@ -116,6 +116,16 @@ class OrchestrationSettings(BaseModel):
     upload_prefix: str = "incoming/"
 
 
+class ServiceSettings(BaseModel):
+    """The HTTP service (query API, upload endpoint)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: list[str] = Field(default_factory=list, description="accepted X-API-Key values; empty: no auth")
+    max_upload_bytes: int = Field(256 * 1024 * 1024, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)
+
+
 class PrefectSettings(BaseModel):
     # auto: use PREFECT_API_URL when set, else start or reuse a local server
     # under $PDFRAG_HOME/prefect. ephemeral: Prefect's in-process mode (loses
@@ -143,6 +153,7 @@ class Settings(BaseSettings):
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
     # Short aliases users reach for first.
     model: str | None = Field(None, description="shortcut for embed.model (PDFRAG_MODEL)")
 
@@ -228,6 +239,7 @@ def _from_dict(data: dict[str, Any]) -> Settings:
         "prefect": PrefectSettings.model_validate(data["prefect"]),
         "runner": RunnerSettings.model_validate(data["runner"]),
         "orchestration": OrchestrationSettings.model_validate(data["orchestration"]),
+        "service": ServiceSettings.model_validate(data["service"]),
         "model": None,
     })
 

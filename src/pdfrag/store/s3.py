@@ -22,12 +22,17 @@ def make_s3_client(endpoint_url: str = "", region: str = ""):
     import boto3
     from botocore.config import Config
 
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint_url or None,
-        region_name=region or None,
-        config=Config(retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=10, read_timeout=60),
+    config = Config(
+        retries={"max_attempts": 5, "mode": "adaptive"},
+        connect_timeout=10,
+        read_timeout=60,
+        # S3-compatible servers (Ceph RGW, older MinIO) refuse the streaming
+        # checksums newer SDKs send by default (HTTP 411).
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={"addressing_style": "path"} if endpoint_url else {},
     )
+    return boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region or None, config=config)
 
 
 class S3Store(ObjectStore):

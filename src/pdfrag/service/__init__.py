@@ -1,0 +1,1 @@
+"""pdfrag's HTTP service: upload-triggered ingestion (and the query API)."""
