@@ -172,15 +172,23 @@ def ingest(
         rep.file_done(f.name, "indexed")
         ui.advance(f"{summary.indexed} indexed, {len(summary.failed)} failed")
 
+    def bookkeeping(what: str, fn, *args) -> Any:
+        try:
+            return fn(*args)
+        except Exception as e:  # noqa: BLE001 - the summary still carries everything
+            summary.bookkeeping_errors.append(f"{what}: {e}")
+            log.error("%s failed: %s", what, e)
+            return None
+
     if failures:
-        index_tasks.record_failures(failures, summary.run_id, config)
+        bookkeeping("recording failures in the ledger", index_tasks.record_failures, failures, summary.run_id, config)
     if plan.removed:
         summary.pruned = len(plan.removed)
-        summary.chunks_deleted += index_tasks.prune(plan.removed, config)
+        summary.chunks_deleted += bookkeeping("pruning removed files", index_tasks.prune, plan.removed, config) or 0
     summary.seconds = time.perf_counter() - t0
     rep.stop()
     ui.finish()
-    index_tasks.save_run(summary, config)
+    bookkeeping("saving the run record", index_tasks.save_run, summary, config)
     report.publish(summary, config)
     if summary.failed:
         log.warning("run completed with %d failed file(s)", len(summary.failed))

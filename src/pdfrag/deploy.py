@@ -74,8 +74,14 @@ def deploy_all(settings: Settings, env: dict[str, str] | None = None) -> None:
 
 
 def deploy(settings: Settings, env: dict[str, str] | None = None) -> None:
-    if not os.environ.get("PREFECT_API_URL"):
+    api_url = (env or {}).get("PREFECT_API_URL") or os.environ.get("PREFECT_API_URL")
+    if not api_url:
         raise ConfigError("no Prefect server", stage="deploy", hint="start one with `pdfrag server start` and set PREFECT_API_URL")
-    ensure_pools(settings)
-    ensure_limits(settings)
-    deploy_all(settings, env)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    # The client must talk to this server even if Prefect was imported
+    # earlier with other settings.
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        ensure_pools(settings)
+        ensure_limits(settings)
+    deploy_all(settings, {**(env or {}), "PREFECT_API_URL": api_url})

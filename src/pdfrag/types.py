@@ -97,6 +97,9 @@ class RunSummary:
     started_at: str = ""
     flow_run_id: str | None = None
     documents: list[dict[str, Any]] = field(default_factory=list)
+    # Ledger or run-record writes that failed (e.g. Milvus down at the end);
+    # the failures themselves are still in this summary and its report.
+    bookkeeping_errors: list[str] = field(default_factory=list)
 
     @property
     def completed_with_failures(self) -> bool:
@@ -122,4 +125,5 @@ class RunSummary:
             "source": self.source,
             "started_at": self.started_at,
             "documents": self.documents,
+            "bookkeeping_errors": self.bookkeeping_errors,
         }

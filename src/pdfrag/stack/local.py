@@ -166,11 +166,9 @@ def up(settings: Settings, service_port: int = 8000, log=print) -> StackState:
         env = {**os.environ, **state.env}
         os.environ["PREFECT_API_URL"] = state.prefect_url
         deploy(settings, env=state.env)
-        exe = [sys.executable, "-m"]
         for pool in (settings.orchestration.cpu_pool, settings.orchestration.gpu_pool):
-            state.pids[f"worker-{pool}"] = _spawn(f"worker-{pool}", [*exe, "prefect", "worker", "start", "--pool", pool], env, d / "log")
-            state.started.append(f"worker-{pool}")
-        state.pids["service"] = _spawn("service", [*exe, "pdfrag.cli", "serve", "--port", str(service_port)], env, d / "log")
+            start_worker(settings, state, pool)
+        state.pids["service"] = _spawn("service", [sys.executable, "-m", "pdfrag.cli", "serve", "--port", str(service_port)], env, d / "log")
         state.started.append("service")
         state.service_url = f"http://{settings.service.host}:{service_port}"
         _write_state(settings, state)
@@ -187,6 +185,20 @@ def up(settings: Settings, service_port: int = 8000, log=print) -> StackState:
         down(settings, log=lambda *_: None)
         raise
     return state
+
+
+def start_worker(settings: Settings, state: StackState, pool: str) -> int:
+    """(Re)start the stack's worker for ``pool``; a worker that is still
+    running is stopped first."""
+    name = f"worker-{pool}"
+    if name in state.pids and _alive(state.pids[name]):
+        stop_process(state.pids[name])
+    env = {**os.environ, **state.env}
+    state.pids[name] = _spawn(name, [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool], env, stack_dir(settings) / "log")
+    if name not in state.started:
+        state.started.append(name)
+    _write_state(settings, state)
+    return state.pids[name]
 
 
 def down(settings: Settings, log=print) -> list[str]:
