@@ -185,6 +185,8 @@ def ingest(
     if plan.removed:
         summary.pruned = len(plan.removed)
         summary.chunks_deleted += bookkeeping("pruning removed files", index_tasks.prune, plan.removed, config) or 0
+    if summary.indexed or summary.pruned:
+        bookkeeping("flushing Milvus", index_tasks.finalize, config)
     summary.seconds = time.perf_counter() - t0
     rep.stop()
     ui.finish()

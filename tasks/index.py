@@ -49,3 +49,10 @@ def prune(sources: list[str], config: dict[str, Any] | None = None) -> int:
 @task(name="save-run", cache_policy=NO_CACHE, **RETRY)
 def save_run(summary: RunSummary, config: dict[str, Any] | None = None) -> str:
     return get_pipeline(config).save_run(summary)
+
+
+@task(name="finalize", cache_policy=NO_CACHE, **RETRY)
+def finalize(config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Flush Milvus once per run and leave the collection loaded."""
+    with concurrency(MILVUS_WRITE_LIMIT, occupy=1, strict=False):
+        return get_pipeline(config).finalize()

@@ -128,8 +128,13 @@ def ingest(
     config = {"home": str(settings.home)}
     if model:
         config["embed.model"] = model
+    from pdfrag.flows.runner import make_task_runner
+
+    runner = make_task_runner(settings.runner)
     try:
-        summary = ingest_flow(source=source, prune=prune, reprocess=reprocess, retry_failed=retry_failed, config=config)
+        summary = ingest_flow.with_options(task_runner=runner)(
+            source=source, prune=prune, reprocess=reprocess, retry_failed=retry_failed, config=config
+        )
     except PdfragError as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2 if isinstance(e, ConfigError) else 1) from e

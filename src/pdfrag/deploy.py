@@ -48,6 +48,25 @@ def ensure_limits(settings: Settings) -> None:
                 client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(limit=limit))
 
 
+RESULTS_BLOCK = "pdfrag-results"
+
+
+def ensure_result_storage(basepath: str, endpoint_url: str, access_key: str, secret_key: str, region: str = "") -> str:
+    """Prefect result storage on S3 (any S3-compatible endpoint), so workers
+    on different machines share flow and task results. Returns the block's
+    slug for PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK."""
+    from prefect.filesystems import RemoteFileSystem
+
+    settings: dict = {
+        "key": access_key,
+        "secret": secret_key,
+        "client_kwargs": {"endpoint_url": endpoint_url or None, "region_name": region or None},
+        "config_kwargs": {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"},
+    }
+    RemoteFileSystem(basepath=basepath, settings=settings).save(RESULTS_BLOCK, overwrite=True)
+    return f"remote-file-system/{RESULTS_BLOCK}"
+
+
 def project_dir() -> Path:
     """The checkout holding prefect.yaml (the working directory, or above)."""
     here = Path.cwd()

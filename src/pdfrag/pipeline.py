@@ -259,7 +259,6 @@ class Pipeline:
                 others = [s for s in self.ledger.sources_for_doc(previous_doc_id) if s != f.uri]
                 if not others:
                     deleted += self.index.delete_doc(previous_doc_id)
-            self.index.flush()
             self.ledger.put(
                 [LedgerEntry(f.uri, f.name, f.doc_id, self.pipeline_id, INDEXED, chunks=len(rows), pages=pages.stats.get("text_pages", pages.rows), size=f.size, run_id=run_id)]
             )
@@ -308,6 +307,13 @@ class Pipeline:
             self.ledger.delete(sources)
             self.index.flush()
         return deleted
+
+    def finalize(self) -> dict[str, Any]:
+        """End of a run: flush (seal segments; rows are durable and visible
+        before it) and make sure the collection is loaded for search."""
+        self.index.flush()
+        self.index.load()
+        return {"chunks": self.index.count()}
 
     # Runs ------------------------------------------------------------------
     def save_run(self, summary: RunSummary) -> str:

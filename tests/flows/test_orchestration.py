@@ -131,6 +131,11 @@ def test_ingest_deployment_with_embedding_on_the_gpu_pool(stack, pdfs):
     assert embeds and all(r.work_pool_name == "gpu-pool" for r in embeds)
     rec = run_record(stack, prefix)
     assert rec["indexed"] == 2 and len(rec["failed"]) == 1 and rec["chunks_added"] == len(ids)
+    # The worker's result went to Prefect's result storage on S3.
+    summary = fr.state.result()
+    assert summary.indexed == 2 and summary.chunks_added == len(ids) and summary.failed[0].source == prefix + "empty.pdf"
+    results = stack["s3"].list_objects_v2(Bucket="pdfrag", Prefix="prefect-results/")
+    assert results.get("KeyCount", 0) > 0
 
 
 def test_upload_triggers_ingest_once(stack, pdfs):

@@ -163,8 +163,14 @@ def up(settings: Settings, service_port: int = 8000, log=print) -> StackState:
         _write_state(settings, state)
 
         state.env = worker_env(settings, state, rgw.client_env(s3))
-        env = {**os.environ, **state.env}
         os.environ["PREFECT_API_URL"] = state.prefect_url
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from pdfrag.deploy import ensure_result_storage
+
+        with temporary_settings(updates={PREFECT_API_URL: state.prefect_url}):
+            block = ensure_result_storage(f"s3://{STORE_BUCKET}/prefect-results", s3.endpoint, s3.access_key, s3.secret_key, s3.region)
+        state.env.update({"PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": block, "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true"})
         deploy(settings, env=state.env)
         for pool in (settings.orchestration.cpu_pool, settings.orchestration.gpu_pool):
             start_worker(settings, state, pool)
