@@ -46,7 +46,7 @@ def home(tmp_path, monkeypatch) -> Path:
 def prefect_server(tmp_path_factory):
     """A real Prefect server with its own home and port, for the whole session;
     the test process's Prefect client points at it."""
-    from pdfrag.prefect_server import ensure_server, stop_server
+    from pdfrag.stack.prefect_server import ensure_server, stop_server
 
     prefect_home = tmp_path_factory.mktemp("prefect-home")
     info = ensure_server(prefect_home, port=_free_port())

@@ -51,7 +51,7 @@ def _prefect_setup(settings, verbose: bool) -> str | None:
     if mode == "ephemeral":
         err.print("[yellow]Prefect ephemeral mode: run history is partial[/yellow]")
         return None
-    from pdfrag.prefect_server import ensure_server
+    from pdfrag.stack.prefect_server import ensure_server
 
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     with err.status("starting the local Prefect server…"):
@@ -241,7 +241,7 @@ def stats(as_json: bool = typer.Option(False, "--json")) -> None:
 @server_app.command("start")
 def server_start() -> None:
     """Start (or reuse) the local Prefect server and print its address."""
-    from pdfrag.prefect_server import ensure_server
+    from pdfrag.stack.prefect_server import ensure_server
 
     s = _settings()
     s.prefect_home.mkdir(parents=True, exist_ok=True)
@@ -252,7 +252,7 @@ def server_start() -> None:
 @server_app.command("stop")
 def server_stop() -> None:
     """Stop the local Prefect server."""
-    from pdfrag.prefect_server import stop_server
+    from pdfrag.stack.prefect_server import stop_server
 
     s = _settings()
     out.print("stopped" if stop_server(s.prefect_home) else "not running")
@@ -261,7 +261,7 @@ def server_stop() -> None:
 @server_app.command("status")
 def server_status() -> None:
     """Is the local Prefect server running?"""
-    from pdfrag.prefect_server import server_status as status
+    from pdfrag.stack.prefect_server import server_status as status
 
     s = _settings()
     info = status(s.prefect_home)

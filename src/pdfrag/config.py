@@ -74,6 +74,14 @@ class IndexSettings(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     # Search parameters (HNSW ef, IVF nprobe); defaults per type likewise.
     search_params: dict[str, Any] = Field(default_factory=dict)
+    # New collections get BM25 full text (hybrid search) where the backend
+    # supports it; false: dense only.
+    hybrid: bool = True
+    # Text analyzer for full text: auto = jieba when the package is
+    # installed (Chinese and Latin text), else standard.
+    analyzer: Literal["auto", "jieba", "standard"] = "auto"
+    # Reciprocal rank fusion constant (score = sum of 1 / (rrf_k + rank)).
+    rrf_k: int = Field(60, ge=1)
 
 
 class MilvusSettings(BaseModel):
@@ -124,6 +132,12 @@ class ServiceSettings(BaseModel):
     api_keys: list[str] = Field(default_factory=list, description="accepted X-API-Key values; empty: no auth")
     max_upload_bytes: int = Field(256 * 1024 * 1024, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
+    # Largest request body outside uploads (PUT /documents/{name}).
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # Seconds a Milvus call of the query API may take.
+    milvus_timeout: float = Field(10.0, gt=0)
+    # Queries embedded together at most (concurrent requests share a batch).
+    embed_batch: int = Field(32, ge=1)
 
 
 class PrefectSettings(BaseModel):

@@ -25,6 +25,11 @@ class PdfragError(Exception):
         self.hint = hint
         super().__init__(str(self))
 
+    def __reduce__(self):
+        # Picklable across processes (Dask/Ray workers, Prefect results), and
+        # without the unpicklable driver exception it may wrap.
+        return (_rebuild, (type(self), self.message, self.source, self.stage, self.page, self.hint))
+
     def __str__(self) -> str:
         where = []
         if self.source:
@@ -39,6 +44,10 @@ class PdfragError(Exception):
         if self.hint:
             text = f"{text} ({self.hint})"
         return text
+
+
+def _rebuild(cls, message, source, stage, page, hint):
+    return cls(message, source=source, stage=stage, page=page, hint=hint)
 
 
 class ConfigError(PdfragError):

@@ -4,10 +4,25 @@ Works the same on Milvus Lite (a local ``.db`` folder, the default) and on a
 Milvus server (``http://host:19530``). The collection records which model,
 dimension and metric it was built with (collection properties) and refuses
 vectors from another model.
+
+Full text: where the backend has BM25 functions (Milvus Lite, Milvus 2.5+),
+``text`` is analyzer-enabled and a ``sparse`` field is filled by Milvus from
+it (rows never carry it), so searches can fuse BM25 with the dense vectors
+(``hybrid_search``). Creation tries that schema first and falls back to the
+dense-only one when the server refuses it; the choice is recorded in the
+collection properties (``pdfrag.hybrid``). Collections made before (schema
+version 1) have no sparse field and keep working, dense only.
+
+Filtered searches return the full ``k`` rows whenever that many match:
+Milvus Lite's HNSW and IVF indexes can return far fewer under a selective
+filter, so a short answer is completed (IVF: every cell probed; else an exact
+search over the matching rows, or an unfiltered search intersected with the
+filter when very many rows match).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import threading
@@ -21,7 +36,10 @@ from pdfrag.config import IndexSettings, MilvusSettings
 from pdfrag.errors import ConfigError, ModelMismatchError, PdfragError, TransientError
 from pdfrag.index.filters import hex_id, in_ids
 
-SCHEMA_VERSION = "1"
+# 2: analyzer-enabled text + BM25-filled sparse field where supported.
+SCHEMA_VERSION = "2"
+
+log = logging.getLogger("pdfrag.index")
 
 
 class _LiteProbeFilter(logging.Filter):
@@ -50,6 +68,18 @@ DEFAULT_SEARCH = {
     "HNSW": {"ef": 128},
 }
 
+SPARSE_FIELD = "sparse"
+HYBRID_BM25 = "bm25"
+# Most rows an exact fallback search reads back (also Milvus's query window).
+EXACT_FALLBACK_MAX = 16_384
+# Milvus's largest search limit.
+MAX_LIMIT = 16_384
+# Punctuation the analyzers would otherwise keep as tokens (jieba does).
+PUNCTUATION_STOP_WORDS = sorted(set(
+    "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+    "，。！？；：、“”‘’（）《》【】「」『』〔〕…—～·￥％＃＆＊＋－／＝＠＼＾＿｀｜"
+))
+
 CHUNK_FIELDS = [
     "id", "doc_id", "source", "text", "page_start", "page_end", "chunk_index",
     "char_start", "char_end", "token_count", "pipeline", "metadata",
@@ -77,6 +107,22 @@ def resolve_index_type(settings: IndexSettings, uri: str, server_version: str = 
     return settings.type
 
 
+def analyzer_candidates(setting: str = "auto") -> list[tuple[str, dict[str, Any]]]:
+    """Analyzers to try for the text field, best first. ``jieba`` segments
+    Chinese (the ``standard`` analyzer finds nothing in Chinese text, which
+    has no spaces) and splits Latin text on spaces as well; it needs the
+    ``jieba`` package where Milvus runs (Milvus Lite: this environment)."""
+    stop = [{"type": "stop", "stop_words": PUNCTUATION_STOP_WORDS}]
+    jieba = ("jieba", {"tokenizer": "jieba", "filter": stop})
+    standard = ("standard", {"tokenizer": "standard", "filter": stop})
+    if setting == "standard":
+        return [standard]
+    if setting == "jieba":
+        return [jieba]
+    have_jieba = importlib.util.find_spec("jieba") is not None
+    return [jieba, standard] if have_jieba else [standard]
+
+
 def translate_error(e: Exception, what: str, uri: str) -> Exception:
     """Milvus errors as pdfrag errors: transient (retry) or not."""
     if isinstance(e, PdfragError):
@@ -95,8 +141,22 @@ def translate_error(e: Exception, what: str, uri: str) -> Exception:
 
 
 class MilvusIndex:
-    def __init__(self, settings: MilvusSettings, index: IndexSettings, uri: str, identity: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        settings: MilvusSettings,
+        index: IndexSettings,
+        uri: str,
+        identity: dict[str, Any],
+        *,
+        dedicated: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """``dedicated``: a connection of its own, not shared with other
+        clients of this process (the query service). ``timeout``: seconds per
+        search call (None: pymilvus's default)."""
         self.settings = settings
+        self.dedicated = dedicated
+        self.timeout = timeout
         self.index_settings = index
         self.uri = uri
         self.collection = settings.collection
@@ -117,7 +177,8 @@ class MilvusIndex:
 
                     Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    self._client = MilvusClient(self.uri, token=self.settings.token or "")
+                    kw = {"dedicated": True} if self.dedicated else {}
+                    self._client = MilvusClient(self.uri, token=self.settings.token or "", **kw)
                 except Exception as e:  # noqa: BLE001
                     raise translate_error(e, "connect", self.uri) from e
             return self._client
@@ -173,6 +234,16 @@ class MilvusIndex:
             "schema_version": props.get("pdfrag.schema_version", ""),
         }
 
+    def full_text(self) -> dict[str, str] | None:
+        """``{"kind": "bm25", "analyzer": ...}`` when the collection has the
+        BM25-filled sparse field (hybrid search), else None (dense only)."""
+        desc = self._call("describe_collection", self.client.describe_collection, self.collection)
+        props = {k: str(v) for k, v in (desc.get("properties") or {}).items()}
+        fields = {f.get("name") for f in desc.get("fields") or []}
+        if props.get("pdfrag.hybrid") == HYBRID_BM25 and SPARSE_FIELD in fields:
+            return {"kind": HYBRID_BM25, "analyzer": props.get("pdfrag.analyzer", "")}
+        return None
+
     def check_identity(self) -> None:
         """Refuse to mix models: the collection's model, dimension and metric
         must be those of the configured model."""
@@ -204,6 +275,40 @@ class MilvusIndex:
             return True
 
     def _create(self) -> None:
+        """Create the collection: with the BM25 full-text fields when the
+        backend takes them (each analyzer in turn), else dense only."""
+        attempts: list[tuple[str, dict[str, Any]] | None] = []
+        if self.index_settings.hybrid:
+            attempts.extend(analyzer_candidates(self.index_settings.analyzer))
+        attempts.append(None)
+        for analyzer in attempts:
+            try:
+                self._create_with(analyzer)
+            except TransientError:
+                raise
+            except PdfragError as e:
+                if analyzer is None:
+                    raise
+                log.info("Milvus at %s refused full text with the %s analyzer (%s); trying without", self.uri, analyzer[0], e)
+                self._drop_new()
+                continue
+            if analyzer is not None and self.full_text() is None:
+                # An older server that ignores functions: it made a plain
+                # sparse field that rows would have to fill. Start over.
+                log.info("Milvus at %s kept no BM25 function; creating the dense-only schema", self.uri)
+                self._drop_new()
+                continue
+            return
+
+    def _drop_new(self) -> None:
+        """Drop a collection this object has just created (empty)."""
+        try:
+            if self.client.has_collection(self.collection):
+                self.client.drop_collection(self.collection)
+        except Exception as e:  # noqa: BLE001
+            raise translate_error(e, "drop_collection", self.uri) from e
+
+    def _create_with(self, analyzer: tuple[str, dict[str, Any]] | None) -> None:
         from pymilvus import DataType
 
         c = self.client
@@ -211,7 +316,10 @@ class MilvusIndex:
         schema = c.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_MAX, description="chunk id: hash(doc, pipeline, position)")
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-        schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
+        if analyzer is None:
+            schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
+        else:
+            schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES, enable_analyzer=True, analyzer_params=analyzer[1])
         schema.add_field("doc_id", DataType.VARCHAR, max_length=ID_MAX, description="sha256 of the PDF bytes")
         schema.add_field("source", DataType.VARCHAR, max_length=SOURCE_MAX_BYTES)
         schema.add_field("page_start", DataType.INT32)
@@ -222,6 +330,13 @@ class MilvusIndex:
         schema.add_field("token_count", DataType.INT32)
         schema.add_field("pipeline", DataType.VARCHAR, max_length=ID_MAX)
         schema.add_field("metadata", DataType.JSON)
+        if analyzer is not None:
+            from pymilvus import Function, FunctionType
+
+            schema.add_field(SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR, description="BM25 of text, filled by Milvus")
+            schema.add_function(
+                Function(name="text_bm25", function_type=FunctionType.BM25, input_field_names=["text"], output_field_names=[SPARSE_FIELD])
+            )
         index_params = c.prepare_index_params()
         build = {**DEFAULT_BUILD[self.index_type], **self.index_settings.params}
         # Milvus Lite ignores build parameters passed only flat; passing them
@@ -229,12 +344,16 @@ class MilvusIndex:
         index_params.add_index(
             field_name="vector", index_type=self.index_type, metric_type=self.identity["metric"], params={**build, "params": dict(build)} if build else {}
         )
+        if analyzer is not None:
+            index_params.add_index(field_name=SPARSE_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         properties = {
             "pdfrag.model": str(self.identity["model"]),
             "pdfrag.dimension": str(dim),
             "pdfrag.metric": str(self.identity["metric"]),
             "pdfrag.index_type": self.index_type,
             "pdfrag.schema_version": SCHEMA_VERSION,
+            "pdfrag.hybrid": HYBRID_BM25 if analyzer is not None else "none",
+            "pdfrag.analyzer": analyzer[0] if analyzer is not None else "",
         }
         self._call(
             "create_collection",
@@ -323,10 +442,20 @@ class MilvusIndex:
         return self._query_all(in_ids("id", ids), CHUNK_FIELDS)
 
     # Search ----------------------------------------------------------------
-    def search(self, vectors: np.ndarray, k: int, expr: str = "", params: dict[str, Any] | None = None) -> list[list[SearchHit]]:
-        search_params = {**DEFAULT_SEARCH[self.index_type], **self.index_settings.search_params, **(params or {})}
-        if "ef" in search_params:
-            search_params["ef"] = max(int(search_params["ef"]), k)
+    def search_params(self, k: int, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Index search parameters: per-type defaults, then settings, then
+        ``params``; HNSW's ``ef`` is never below ``k``."""
+        sp = {**DEFAULT_SEARCH[self.index_type], **self.index_settings.search_params, **(params or {})}
+        if "ef" in sp:
+            sp["ef"] = max(int(sp["ef"]), k)
+        return sp
+
+    def _timeout(self) -> dict[str, Any]:
+        return {"timeout": self.timeout} if self.timeout else {}
+
+    def _dense_search(
+        self, vectors: np.ndarray, k: int, expr: str, sp: dict[str, Any], output_fields: list[str] | None = None
+    ) -> list[list[SearchHit]]:
         res = self._call(
             "search",
             self.client.search,
@@ -335,15 +464,171 @@ class MilvusIndex:
             anns_field="vector",
             limit=k,
             filter=expr,
-            output_fields=[f for f in CHUNK_FIELDS if f != "id"],
-            search_params={"metric_type": self.identity["metric"], "params": search_params},
+            output_fields=[f for f in CHUNK_FIELDS if f != "id"] if output_fields is None else output_fields,
+            search_params={"metric_type": self.identity["metric"], "params": sp},
             consistency_level="Strong",
+            **self._timeout(),
         )
         return [[SearchHit(h["id"], float(h["distance"]), dict(h["entity"])) for h in hits] for hits in res]
+
+    def search(self, vectors: np.ndarray, k: int, expr: str = "", params: dict[str, Any] | None = None) -> list[list[SearchHit]]:
+        """Nearest chunks of each query vector, best first: ``k`` of them
+        whenever at least ``k`` rows match ``expr`` (see the module doc)."""
+        k = min(int(k), MAX_LIMIT)
+        sp = self.search_params(k, params)
+        res = self._dense_search(vectors, k, expr, sp)
+        if self.index_type != "FLAT" and any(len(hits) < k for hits in res):
+            res = self._complete(np.asarray(vectors, dtype=np.float32), k, expr, sp, res)
+        return res
+
+    def _complete(self, vectors: np.ndarray, k: int, expr: str, sp: dict[str, Any], res: list[list[SearchHit]]) -> list[list[SearchHit]]:
+        """Answers shorter than ``k`` although more rows match: approximate
+        indexes under a selective filter (Milvus Lite). Redo them so the full
+        ``k`` comes back."""
+        available = self.count(expr)
+        out = list(res)
+        for i, hits in enumerate(res):
+            want = min(k, available)
+            if len(hits) >= want:
+                continue
+            vec = vectors[i : i + 1]
+            if "nprobe" in sp:  # IVF: probing every cell is exhaustive
+                nlist = int({**DEFAULT_BUILD[self.index_type], **self.index_settings.params}.get("nlist", 128))
+                hits = self._dense_search(vec, k, expr, {**sp, "nprobe": max(nlist, int(sp["nprobe"]))})[0]
+            if len(hits) < want and available <= EXACT_FALLBACK_MAX:
+                hits = self._exact(vec[0], k, expr)
+                log.debug("search completed exactly over %d matching rows", available)
+            elif len(hits) < want:
+                hits = self._widen(vec, k, expr, sp, hits)
+            out[i] = hits
+        return out
+
+    def _exact(self, vector: np.ndarray, k: int, expr: str) -> list[SearchHit]:
+        """Exact nearest rows among those matching ``expr`` (few of them)."""
+        rows = self._query_all(expr or 'id != ""', ["id", "vector"])
+        if not rows:
+            return []
+        mat = np.asarray([r["vector"] for r in rows], dtype=np.float32)
+        q = np.asarray(vector, dtype=np.float32)
+        metric = self.identity["metric"]
+        if metric == "L2":
+            scores = ((mat - q) ** 2).sum(axis=1)
+            order = np.argsort(scores, kind="stable")[:k]
+        else:
+            if metric == "COSINE":
+                mat = mat / np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
+                q = q / max(float(np.linalg.norm(q)), 1e-12)
+            scores = mat @ q
+            order = np.argsort(-scores, kind="stable")[:k]
+        ids = [rows[j]["id"] for j in order]
+        entities = {r["id"]: r for r in self.get(ids)}
+        out = []
+        for j in order:
+            e = entities.get(rows[j]["id"])
+            if e is not None:
+                out.append(SearchHit(e["id"], float(scores[j]), {f: e[f] for f in CHUNK_FIELDS if f != "id"}))
+        return out
+
+    def _widen(self, vec: np.ndarray, k: int, expr: str, sp: dict[str, Any], hits: list[SearchHit]) -> list[SearchHit]:
+        """Many rows match, yet the filtered search came back short: search
+        without the filter, as deep as Milvus allows, and keep the rows that
+        match (checked by Milvus with the same expression)."""
+        wide = self._dense_search(vec, MAX_LIMIT, "", {**sp, **({"ef": MAX_LIMIT} if "ef" in sp else {})}, output_fields=[])[0]
+        keep: set[str] = set()
+        for i in range(0, len(wide), 1000):
+            ids = [h.chunk_id for h in wide[i : i + 1000]]
+            rows = self._call(
+                "query", self.client.query, self.collection, filter=f"({expr}) and {in_ids('id', ids)}", output_fields=["id"], consistency_level="Strong"
+            )
+            keep.update(r["id"] for r in rows)
+        merged = {h.chunk_id: h for h in hits}
+        for h in wide:
+            if h.chunk_id in keep:
+                merged.setdefault(h.chunk_id, h)
+        better = (lambda h: h.score) if self.identity["metric"] == "L2" else (lambda h: -h.score)
+        best = sorted(merged.values(), key=better)[:k]
+        missing = [h.chunk_id for h in best if not h.entity]
+        entities = {r["id"]: r for r in self.get(missing)}
+        return [h if h.entity else SearchHit(h.chunk_id, h.score, {f: entities[h.chunk_id][f] for f in CHUNK_FIELDS if f != "id"}) for h in best if h.entity or h.chunk_id in entities]
+
+    def hybrid_search(
+        self,
+        vector: np.ndarray,
+        text: str,
+        k: int,
+        expr: str = "",
+        params: dict[str, Any] | None = None,
+        candidates: int | None = None,
+        rrf_k: int = 60,
+    ) -> list[SearchHit]:
+        """BM25 over ``text`` and the dense vector, fused by reciprocal rank
+        (``RRFRanker``): the best ``k`` of both lists of ``candidates`` rows.
+        Scores are RRF scores. Needs a collection with full text
+        (``full_text()``)."""
+        from pymilvus import AnnSearchRequest, RRFRanker
+
+        k = min(int(k), MAX_LIMIT)
+        n = min(max(int(candidates or k), k), MAX_LIMIT)
+        sp = self.search_params(n, params)
+        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+        reqs = [
+            AnnSearchRequest(data=[vec.tolist()], anns_field="vector", param={"metric_type": self.identity["metric"], "params": sp}, limit=n, expr=expr or None),
+            AnnSearchRequest(data=[text], anns_field=SPARSE_FIELD, param={"metric_type": "BM25"}, limit=n, expr=expr or None),
+        ]
+        res = self._call(
+            "hybrid_search",
+            self.client.hybrid_search,
+            self.collection,
+            reqs,
+            RRFRanker(rrf_k),
+            limit=k,
+            output_fields=[f for f in CHUNK_FIELDS if f != "id"],
+            consistency_level="Strong",
+            **self._timeout(),
+        )
+        hits = [SearchHit(h["id"], float(h["distance"]), dict(h["entity"])) for h in res[0]]
+        if len(hits) < k and self.index_type != "FLAT":
+            # The dense side may have come back short under a filter: fuse
+            # complete lists here, with the same formula as RRFRanker.
+            dense = self.search(vec[None, :], n, expr, params)[0]
+            if len(dense) > len(hits):
+                sparse = self.text_search(text, n, expr)
+                hits = rrf_fuse([dense, sparse], k, rrf_k)
+        return hits
+
+    def text_search(self, text: str, k: int, expr: str = "") -> list[SearchHit]:
+        """BM25 full-text search alone (scores as the backend reports them)."""
+        res = self._call(
+            "search",
+            self.client.search,
+            self.collection,
+            data=[text],
+            anns_field=SPARSE_FIELD,
+            limit=min(int(k), MAX_LIMIT),
+            filter=expr,
+            output_fields=[f for f in CHUNK_FIELDS if f != "id"],
+            search_params={"metric_type": "BM25"},
+            consistency_level="Strong",
+            **self._timeout(),
+        )
+        return [SearchHit(h["id"], float(h["distance"]), dict(h["entity"])) for h in res[0]]
 
     def stats(self) -> dict[str, Any]:
         built = self.built_with() or {}
         return {"collection": self.collection, "uri": self.uri, "chunks": self.count(), **built}
+
+
+def rrf_fuse(lists: Sequence[Sequence[SearchHit]], k: int, rrf_k: int = 60) -> list[SearchHit]:
+    """Reciprocal rank fusion, as Milvus's RRFRanker: score = sum over the
+    lists of 1 / (rrf_k + rank), ranks from 1."""
+    scores: dict[str, float] = {}
+    first: dict[str, SearchHit] = {}
+    for hits in lists:
+        for rank, h in enumerate(hits, 1):
+            scores[h.chunk_id] = scores.get(h.chunk_id, 0.0) + 1.0 / (rrf_k + rank)
+            first.setdefault(h.chunk_id, h)
+    best = sorted(scores, key=lambda cid: -scores[cid])[:k]
+    return [SearchHit(cid, scores[cid], first[cid].entity) for cid in best]
 
 
 def _row_bytes(row: dict[str, Any]) -> int:

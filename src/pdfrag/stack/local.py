@@ -127,7 +127,7 @@ def worker_env(settings: Settings, state: StackState, s3_env: dict[str, str]) ->
 
 def up(settings: Settings, service_port: int = 8000, log=print) -> StackState:
     from pdfrag.deploy import deploy
-    from pdfrag.prefect_server import ensure_server
+    from pdfrag.stack.prefect_server import ensure_server
     from pdfrag.stack import milvus as milvus_server
     from pdfrag.stack import rgw
 
@@ -174,7 +174,8 @@ def up(settings: Settings, service_port: int = 8000, log=print) -> StackState:
         deploy(settings, env=state.env)
         for pool in (settings.orchestration.cpu_pool, settings.orchestration.gpu_pool):
             start_worker(settings, state, pool)
-        state.pids["service"] = _spawn("service", [sys.executable, "-m", "pdfrag.cli", "serve", "--port", str(service_port)], env, d / "log")
+        service = [sys.executable, "-m", "pdfrag.cli", "serve", "--port", str(service_port)]
+        state.pids["service"] = _spawn("service", service, {**os.environ, **state.env}, d / "log")
         state.started.append("service")
         state.service_url = f"http://{settings.service.host}:{service_port}"
         _write_state(settings, state)
@@ -208,7 +209,7 @@ def start_worker(settings: Settings, state: StackState, pool: str) -> int:
 
 
 def down(settings: Settings, log=print) -> list[str]:
-    from pdfrag.prefect_server import stop_server
+    from pdfrag.stack.prefect_server import stop_server
     from pdfrag.stack import milvus as milvus_server
     from pdfrag.stack import rgw
 

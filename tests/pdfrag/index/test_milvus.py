@@ -12,6 +12,7 @@ import pytest
 from pdfrag.config import IndexSettings, MilvusSettings
 from pdfrag.errors import ConfigError, ModelMismatchError, PdfragError, TransientError
 from pdfrag.index.milvus import (
+    SCHEMA_VERSION,
     TEXT_MAX_BYTES,
     MilvusIndex,
     check_row,
@@ -94,7 +95,7 @@ def test_ensure_collection_creates_then_reopens(db: Path) -> None:
 
 def test_built_with_records_identity(index: MilvusIndex) -> None:
     built = index.built_with()
-    assert built == {"model": "m", "dimension": 8, "metric": "COSINE", "index_type": "FLAT", "schema_version": "1"}
+    assert built == {"model": "m", "dimension": 8, "metric": "COSINE", "index_type": "FLAT", "schema_version": SCHEMA_VERSION}
     stats = index.stats()
     assert stats["chunks"] == 0 and stats["collection"] == "pdfrag" and stats["model"] == "m"
     assert index.index_type == "FLAT"  # AUTO on Lite

@@ -1,4 +1,4 @@
-"""Tests for pdfrag.prefect_server: one real Prefect server start (~10-20 s)."""
+"""Tests for pdfrag.stack.prefect_server: one real Prefect server start (~10-20 s)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pdfrag import prefect_server as ps
-from pdfrag.prefect_server import ServerInfo, ensure_server, prefect_env, server_status, stop_server
+from pdfrag.stack import prefect_server as ps
+from pdfrag.stack.prefect_server import ServerInfo, ensure_server, prefect_env, server_status, stop_server
 
 
 def _free_port() -> int:
