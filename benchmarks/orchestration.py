@@ -17,7 +17,6 @@ import argparse
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,18 +32,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def screenshot(url: str, out: Path) -> None:
+def screenshot(url: str, out: Path, wait_for_text: str = "Completed", timeout: float = 60.0) -> None:
+    """A page of the Prefect UI (a single-page app) in headless Chromium,
+    once it has rendered ``wait_for_text``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
     out.parent.mkdir(parents=True, exist_ok=True)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--window-size=1440,1300"):
+        opts.add_argument(flag)
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(
-            [
-                "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                f"--user-data-dir={profile}", "--window-size=1440,1200", "--virtual-time-budget=20000",
-                f"--screenshot={out}", url,
-            ],
-            check=True, capture_output=True, timeout=120,
-        )
+        opts.add_argument(f"--user-data-dir={profile}")
+        driver = webdriver.Chrome(options=opts, service=Service("/usr/bin/chromedriver"))
+        try:
+            driver.get(url)
+            end = time.monotonic() + timeout
+            while time.monotonic() < end and wait_for_text not in driver.execute_script("return document.body.innerText"):
+                time.sleep(0.5)
+            time.sleep(2)  # let charts and artifacts settle
+            driver.save_screenshot(str(out))
+        finally:
+            driver.quit()
 
 
 def main() -> None:

@@ -288,13 +288,19 @@ def serve(
     host: Optional[str] = typer.Option(None, "--host", help="bind address (default 127.0.0.1)"),
     port: Optional[int] = typer.Option(None, "--port", help="port (default 8000)"),
 ) -> None:
-    """Run the HTTP service (upload endpoint, search API)."""
+    """Run the HTTP service: search API and page, documents, readiness,
+    metrics, upload endpoint."""
     import uvicorn
 
     from pdfrag.service.app import create_app
 
     settings = _settings({"service.host": host, "service.port": port})
-    uvicorn.run(create_app(settings), host=settings.service.host, port=settings.service.port, log_level="info")
+    try:
+        app = create_app(settings)
+    except PdfragError as e:  # another model's collection, a locked Lite database...
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2 if isinstance(e, ConfigError) else 1) from e
+    uvicorn.run(app, host=settings.service.host, port=settings.service.port, log_level="info")
 
 
 @stack_app.command("up")

@@ -34,6 +34,7 @@ class LedgerEntry:
     retryable: bool = False
     run_id: str = ""
     updated_at: str = ""
+    fingerprint: str = ""
 
     @property
     def key(self) -> str:
@@ -55,6 +56,7 @@ class Ledger:
     def __init__(self, index: MilvusIndex) -> None:
         self.index = index
         self.collection = f"{index.collection}_ledger"
+        self.fields = list(_FIELDS)
 
     @property
     def client(self):
@@ -65,6 +67,10 @@ class Ledger:
 
         c = self.client
         if self.index._call("has_collection", c.has_collection, self.collection):
+            desc = self.index._call("describe_collection", c.describe_collection, self.collection)
+            have = {f["name"] for f in desc.get("fields", [])}
+            # Ledgers written by an older pdfrag lack newer fields: use what is there.
+            self.fields = [f for f in _FIELDS if f in have]
             self.index._call("load_collection", c.load_collection, self.collection)
             return
         s = c.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -82,6 +88,7 @@ class Ledger:
         s.add_field("retryable", DataType.BOOL)
         s.add_field("run_id", DataType.VARCHAR, max_length=64)
         s.add_field("updated_at", DataType.VARCHAR, max_length=40)
+        s.add_field("fingerprint", DataType.VARCHAR, max_length=256)
         # Milvus needs a vector field in every collection; this one is unused.
         s.add_field("_v", DataType.FLOAT_VECTOR, dim=2)
         ip = c.prepare_index_params()
@@ -98,7 +105,7 @@ class Ledger:
             row = asdict(e)
             row["error"] = row["error"].encode("utf-8")[:4000].decode("utf-8", "ignore")
             row["name"] = row["name"].encode("utf-8")[:1000].decode("utf-8", "ignore")
-            rows.append({"key": e.key, **row, "_v": [0.0, 0.0]})
+            rows.append({"key": e.key, **{k: v for k, v in row.items() if k in self.fields}, "_v": [0.0, 0.0]})
         for i in range(0, len(rows), 500):
             self.index._call("ledger upsert", self.client.upsert, self.collection, rows[i : i + 500])
 
@@ -107,9 +114,9 @@ class Ledger:
         offset = 0
         while True:
             res = self.index._call(
-                "ledger query", self.client.query, self.collection, filter=expr, output_fields=_FIELDS, limit=1000, offset=offset, consistency_level="Strong"
+                "ledger query", self.client.query, self.collection, filter=expr, output_fields=self.fields, limit=1000, offset=offset, consistency_level="Strong"
             )
-            out.extend(LedgerEntry(**{k: r[k] for k in _FIELDS}) for r in res)
+            out.extend(LedgerEntry(**{k: r[k] for k in self.fields}) for r in res)
             if len(res) < 1000:
                 return out
             offset += 1000

@@ -140,15 +140,21 @@ class Pipeline:
         s = self.settings
         refs = list_sources(source, endpoint_url=s.store.endpoint_url, region=s.store.region)
         plan = Plan()
+        known = self.ledger.get([r.uri for r in refs]) if refs else {}
         files: list[SourceFile] = []
         for ref in refs:
+            entry = known.get(ref.uri)
+            if entry is not None and not reprocess and ref.fingerprint and entry.fingerprint == ref.fingerprint and entry.doc_id:
+                # Same size and mtime/ETag as when it was ingested: trust the
+                # recorded hash instead of reading the file again.
+                files.append(SourceFile(ref.uri, ref.name, ref.size, entry.doc_id, ref.fingerprint))
+                continue
             try:
                 data = read_source(ref.uri, endpoint_url=s.store.endpoint_url, region=s.store.region)
             except PdfragError as e:
                 plan.unreadable.append(Failure(ref.uri, "read", str(e), e.retryable))
                 continue
-            files.append(SourceFile(ref.uri, ref.name, len(data), doc_id_of_bytes(data)))
-        known = self.ledger.get([f.uri for f in files]) if files else {}
+            files.append(SourceFile(ref.uri, ref.name, len(data), doc_id_of_bytes(data), ref.fingerprint))
         first_of: dict[str, str] = {}
         for f in files:
             entry = known.get(f.uri)
@@ -260,7 +266,7 @@ class Pipeline:
                 if not others:
                     deleted += self.index.delete_doc(previous_doc_id)
             self.ledger.put(
-                [LedgerEntry(f.uri, f.name, f.doc_id, self.pipeline_id, INDEXED, chunks=len(rows), pages=pages.stats.get("text_pages", pages.rows), size=f.size, run_id=run_id)]
+                [LedgerEntry(f.uri, f.name, f.doc_id, self.pipeline_id, INDEXED, chunks=len(rows), pages=pages.stats.get("text_pages", pages.rows), size=f.size, run_id=run_id, fingerprint=f.fingerprint)]
             )
         return IndexResult(added=max(len(rows) - existing, 0), deleted=deleted)
 
@@ -273,7 +279,7 @@ class Pipeline:
         with self._lock:
             if previous_doc_id and previous_doc_id != f.doc_id and not [s for s in self.ledger.sources_for_doc(previous_doc_id) if s != f.uri]:
                 deleted = self.index.delete_doc(previous_doc_id)
-            self.ledger.put([LedgerEntry(f.uri, f.name, f.doc_id, self.pipeline_id, INDEXED, chunks=entry.chunks, pages=entry.pages, size=f.size, run_id=run_id, error=f"duplicate of {of}")])
+            self.ledger.put([LedgerEntry(f.uri, f.name, f.doc_id, self.pipeline_id, INDEXED, chunks=entry.chunks, pages=entry.pages, size=f.size, run_id=run_id, error=f"duplicate of {of}", fingerprint=f.fingerprint)])
         return IndexResult(0, deleted)
 
     def record_failure(self, f: SourceFile | SourceRef | str, failure: Failure, run_id: str) -> None:
@@ -283,6 +289,7 @@ class Pipeline:
         name = uri.rsplit("/", 1)[-1]
         doc_id = getattr(f, "doc_id", "")
         size = getattr(f, "size", 0)
+        fingerprint = getattr(f, "fingerprint", "")
         previous = self.ledger.get([uri]).get(uri)
         if previous is not None and previous.status == INDEXED:
             # Keep the indexed entry (its chunks are still in Milvus) but let
@@ -291,7 +298,7 @@ class Pipeline:
             previous.updated_at = ""
             self.ledger.put([previous])
             return
-        self.ledger.put([LedgerEntry(uri, name, doc_id, self.failure_pipeline_id, FAILED, size=size, stage=failure.stage, error=failure.error, retryable=failure.retryable, run_id=run_id)])
+        self.ledger.put([LedgerEntry(uri, name, doc_id, self.failure_pipeline_id, FAILED, size=size, stage=failure.stage, error=failure.error, retryable=failure.retryable, run_id=run_id, fingerprint=fingerprint)])
 
     def prune(self, sources: list[str]) -> int:
         """Delete the chunks of sources gone from the corpus."""

@@ -1,11 +1,23 @@
-"""Query the collection: embed the query with the collection's model, search."""
+"""Query the collection: embed the query with the collection's model, search.
+
+``search()`` is the CLI's dense search over a Pipeline. ``Searcher`` is the
+query service's: typed filters (never user text pasted into an expression),
+hybrid BM25 + dense fusion where the collection has full text, one result per
+document on request, and timings split into embedding and Milvus.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from pdfrag.errors import ConfigError
+from pdfrag.index.filters import all_of, hex_id, int_between, json_eq, prefix
+from pdfrag.index.milvus import MAX_LIMIT, MilvusIndex, SearchHit
 from pdfrag.pipeline import Pipeline
 
 
@@ -21,12 +33,60 @@ class SearchResult:
     page_end: int
     doc_id: str
     chunk_index: int
+    heading_path: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        d = self.__dict__.copy()
+        d["heading_path"] = list(self.heading_path)
+        return d
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Typed filters; ``expr()`` turns them into a Milvus expression through
+    pdfrag.index.filters only (hex ids, quoted literals, integers)."""
+
+    doc_id: str | None = None
+    source_prefix: str | None = None
+    file_name: str | None = None
+    page_from: int | None = None
+    page_to: int | None = None
+
+    def expr(self) -> str:
+        """Raises ValueError for a value that cannot be a literal (a doc id
+        that is not hex, control characters)."""
+        parts = []
+        if self.doc_id:
+            parts.append(f"doc_id == {hex_id(self.doc_id)}")
+        if self.source_prefix:
+            parts.append(prefix("source", self.source_prefix))
+        if self.file_name:
+            parts.append(json_eq("metadata", "file_name", self.file_name))
+        if self.page_from is not None or self.page_to is not None:
+            parts.append(int_between("page_start", "page_end", self.page_from, self.page_to))
+        return all_of(*parts)
+
+
+def heading_path_of(metadata: dict[str, Any]) -> list[str]:
+    """The chunk's heading path when the extractor recorded one, else []."""
+    hp = metadata.get("heading_path") or metadata.get("headings") or []
+    if isinstance(hp, str):
+        return [hp]
+    return [str(h) for h in hp] if isinstance(hp, list) else []
+
+
+def to_result(rank: int, hit: SearchHit) -> SearchResult:
+    e = hit.entity
+    md = e.get("metadata") or {}
+    return SearchResult(
+        rank=rank, chunk_id=hit.chunk_id, score=round(hit.score, 6), text=e["text"], source=e["source"],
+        file_name=md.get("file_name", e["source"].rsplit("/", 1)[-1]), page_start=e["page_start"], page_end=e["page_end"],
+        doc_id=e["doc_id"], chunk_index=e["chunk_index"], heading_path=heading_path_of(md),
+    )
 
 
 def search(p: Pipeline, query: str, k: int = 5, expr: str = "") -> list[SearchResult]:
+    """Dense search for the CLI (the query service adds hybrid fusion)."""
     if not query.strip():
         raise ConfigError("empty query", stage="search")
     if not p.index.exists():
@@ -37,15 +97,59 @@ def search(p: Pipeline, query: str, k: int = 5, expr: str = "") -> list[SearchRe
     p.index.load()
     vec = p.embedder.embed_queries([query])
     hits = p.index.search(vec, k, expr)[0]
+    return [to_result(i, h) for i, h in enumerate(hits, 1)]
+
+
+@dataclass
+class SearchOutcome:
+    results: list[SearchResult]
+    mode: str  # "hybrid" | "dense"
+    embed_seconds: float
+    milvus_seconds: float
+
+
+class Searcher:
+    """One collection, one query embedder (``embed(text) -> vector``)."""
+
+    def __init__(self, index: MilvusIndex, embed: Callable[[str], np.ndarray], *, hybrid: bool = False, rrf_k: int = 60) -> None:
+        self.index = index
+        self.embed = embed
+        self.hybrid = hybrid
+        self.rrf_k = rrf_k
+
+    def search(self, query: str, k: int, filters: SearchFilters | None = None, group_by_document: bool = False) -> SearchOutcome:
+        expr = (filters or SearchFilters()).expr()
+        t0 = time.perf_counter()
+        vec = np.asarray(self.embed(query), dtype=np.float32).reshape(-1)
+        t1 = time.perf_counter()
+        limit = max(4 * k, 20) if group_by_document else k
+        while True:
+            hits = self._run(vec, query, limit, expr)
+            if not group_by_document:
+                break
+            best = best_per_document(hits)
+            # Fewer rows than asked means nothing more matches.
+            if len(best) >= k or len(hits) < limit or limit >= MAX_LIMIT:
+                hits = best
+                break
+            limit = min(limit * 4, MAX_LIMIT)
+        t2 = time.perf_counter()
+        results = [to_result(i, h) for i, h in enumerate(hits[:k], 1)]
+        return SearchOutcome(results, "hybrid" if self.hybrid else "dense", t1 - t0, t2 - t1)
+
+    def _run(self, vec: np.ndarray, query: str, limit: int, expr: str) -> list[SearchHit]:
+        if self.hybrid:
+            return self.index.hybrid_search(vec, query, limit, expr, candidates=min(max(2 * limit, 20), MAX_LIMIT), rrf_k=self.rrf_k)
+        return self.index.search(vec[None, :], limit, expr)[0]
+
+
+def best_per_document(hits: list[SearchHit]) -> list[SearchHit]:
+    """The first (best) hit of each document, in order."""
+    seen: set[str] = set()
     out = []
-    for i, h in enumerate(hits, 1):
-        e = h.entity
-        md = e.get("metadata") or {}
-        out.append(
-            SearchResult(
-                rank=i, chunk_id=h.chunk_id, score=round(h.score, 4), text=e["text"], source=e["source"],
-                file_name=md.get("file_name", e["source"].rsplit("/", 1)[-1]), page_start=e["page_start"], page_end=e["page_end"],
-                doc_id=e["doc_id"], chunk_index=e["chunk_index"],
-            )
-        )
+    for h in hits:
+        d = h.entity.get("doc_id")
+        if d not in seen:
+            seen.add(d)
+            out.append(h)
     return out

@@ -16,6 +16,9 @@ class SourceRef:
     uri: str  # absolute path or s3://bucket/key
     name: str  # file name
     size: int
+    # Cheap change detector: size and mtime (files) or size and ETag (S3).
+    # An unchanged fingerprint lets a refresh skip reading and hashing.
+    fingerprint: str = ""
 
 
 def is_pdf_name(name: str) -> bool:
@@ -28,17 +31,21 @@ def list_sources(source: str, *, endpoint_url: str = "", region: str = "") -> li
         return _list_s3(source, endpoint_url, region)
     path = Path(source).expanduser()
     if path.is_file():
-        p = path.absolute()
-        return [SourceRef(str(p), p.name, p.stat().st_size)]
+        return [_local_ref(path.absolute())]
     if path.is_dir():
         root = path.absolute()
         refs = [
-            SourceRef(str(p), p.name, p.stat().st_size)
+            _local_ref(p)
             for p in root.rglob("*")
             if p.is_file() and is_pdf_name(p.name) and not any(part.startswith(".") for part in p.relative_to(root).parts)
         ]
         return sorted(refs, key=lambda r: r.uri)
     raise ConfigError(f"source {source!r} is neither a file, a folder nor an s3:// URI", stage="list", hint="check the path")
+
+
+def _local_ref(p: Path) -> SourceRef:
+    st = p.stat()
+    return SourceRef(str(p), p.name, st.st_size, f"{st.st_size}:{st.st_mtime_ns}")
 
 
 def _list_s3(source: str, endpoint_url: str, region: str) -> list[SourceRef]:
@@ -54,7 +61,8 @@ def _list_s3(source: str, endpoint_url: str, region: str) -> list[SourceRef]:
         for obj in page.get("Contents", []):
             key = obj["Key"]
             if is_pdf_name(key):
-                refs.append(SourceRef(f"s3://{bucket}/{key}", key.rsplit("/", 1)[-1], int(obj["Size"])))
+                etag = str(obj.get("ETag", "")).strip('"')
+                refs.append(SourceRef(f"s3://{bucket}/{key}", key.rsplit("/", 1)[-1], int(obj["Size"]), f"{obj['Size']}:{etag}"))
     if is_pdf_name(prefix):  # one object: s3://b/a.pdf must not match a.pdf.old.pdf
         refs = [r for r in refs if r.uri == source]
     return sorted(refs, key=lambda r: r.uri)

@@ -52,6 +52,7 @@ class SourceFile:
     name: str
     size: int
     doc_id: str
+    fingerprint: str = ""  # see pdfrag.sources.SourceRef
 
 
 @dataclass(frozen=True)

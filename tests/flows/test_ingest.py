@@ -62,7 +62,7 @@ def _chunks_in_milvus(home: Path) -> int:
     return get_pipeline({"home": str(home)}).index.count()
 
 
-def test_ingest_search_rerun_change_prune(run, home, pdfs, tmp_path, encode_calls):
+def test_ingest_search_rerun_change_prune(run, home, pdfs, tmp_path, encode_calls, monkeypatch):
     src = _copy(pdfs, tmp_path / "corpus", FIXTURES)
     n_files = sum(len(v) for v in FIXTURES.values())
 
@@ -91,9 +91,16 @@ def test_ingest_search_rerun_change_prune(run, home, pdfs, tmp_path, encode_call
             assert hit.page_start <= page <= hit.page_end
             assert hit.source.endswith(name) and hit.text
 
-    # A rerun adds nothing and embeds nothing.
+    # A rerun adds nothing and embeds nothing; unchanged fingerprints (size
+    # and mtime) mean it does not even read the files again.
     encode_calls.clear()
+    import pdfrag.pipeline as pipeline_module
+
+    reads: list[str] = []
+    real_read = pipeline_module.read_source
+    monkeypatch.setattr(pipeline_module, "read_source", lambda uri, **kw: reads.append(uri) or real_read(uri, **kw))
     second = run(src)
+    assert reads == []
     assert (second.indexed, second.unchanged, second.chunks_added, second.chunks_deleted, second.chunks_embedded) == (0, n_files, 0, 0, 0)
     assert encode_calls == []
     assert _chunks_in_milvus(home) == first.chunks_added

@@ -3,6 +3,8 @@ and reading their bytes (S3 through the moto server in tests/pdfrag/conftest.py)
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import pytest
@@ -62,9 +64,20 @@ def test_list_folder_sorted_by_uri_string(tmp_path: Path) -> None:
 def test_list_single_file_and_missing(tmp_path: Path) -> None:
     f = tmp_path / "one.pdf"
     f.write_bytes(b"%PDF-1")
-    assert list_sources(str(f)) == [SourceRef(str(f.absolute()), "one.pdf", 6)]
+    st = f.stat()
+    assert list_sources(str(f)) == [SourceRef(str(f.absolute()), "one.pdf", 6, f"6:{st.st_mtime_ns}")]
     with pytest.raises(ConfigError, match="neither a file, a folder"):
         list_sources(str(tmp_path / "missing"))
+
+
+def test_fingerprint_changes_with_the_file(tmp_path: Path) -> None:
+    f = tmp_path / "one.pdf"
+    f.write_bytes(b"%PDF-1")
+    before = list_sources(str(f))[0].fingerprint
+    os.utime(f, ns=(1, 1))
+    assert list_sources(str(f))[0].fingerprint != before
+    f.write_bytes(b"%PDF-12")
+    assert list_sources(str(f))[0].fingerprint.startswith("7:")
 
 
 def test_list_real_corpus_folder(pdfs: Path) -> None:

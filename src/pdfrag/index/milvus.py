@@ -177,7 +177,9 @@ class MilvusIndex:
 
                     Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    kw = {"dedicated": True} if self.dedicated else {}
+                    kw: dict[str, Any] = {"dedicated": True} if self.dedicated else {}
+                    if self.timeout:
+                        kw["timeout"] = self.timeout  # waiting for the channel
                     self._client = MilvusClient(self.uri, token=self.settings.token or "", **kw)
                 except Exception as e:  # noqa: BLE001
                     raise translate_error(e, "connect", self.uri) from e

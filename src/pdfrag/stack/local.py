@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from pdfrag.config import Settings
 from pdfrag.errors import ConfigError
+from pdfrag.stack import proc
 
 STORE_BUCKET = "pdfrag"
 DOCS_BUCKET = "pdfrag-docs"
@@ -52,42 +52,26 @@ def read_state(settings: Settings) -> StackState | None:
 def _write_state(settings: Settings, state: StackState) -> None:
     p = _state_path(settings)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2))
-    os.replace(tmp, p)
+    proc.write_json_atomic(p, asdict(state))
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str], logdir: Path) -> int:
     logdir.mkdir(parents=True, exist_ok=True)
-    log = open(logdir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    return proc.pid
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    except OSError:
-        return True
+    return proc.spawn_detached(args, logdir / f"{name}.log", env=env, banner=False).pid
 
 
 def stop_process(pid: int, sig: int = signal.SIGINT, timeout: float = 30.0) -> None:
-    """Prefect workers stop cleanly on SIGINT (they ignore SIGTERM for a while)."""
+    """Prefect workers stop cleanly on SIGINT (they ignore SIGTERM for a while).
+
+    Signals the process group ``pid`` leads (nothing if it leads none), then
+    SIGKILL to the group after ``timeout`` seconds."""
     for s, wait in ((sig, timeout), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, s)
         except ProcessLookupError:
             return
-        end = time.monotonic() + wait
-        while time.monotonic() < end:
-            if not _alive(pid):
-                return
-            time.sleep(0.2)
+        if not proc.wait_exit([pid], wait, poll=0.2):
+            return
 
 
 def _wait_http(url: str, timeout: float) -> None:
@@ -198,7 +182,7 @@ def start_worker(settings: Settings, state: StackState, pool: str) -> int:
     """(Re)start the stack's worker for ``pool``; a worker that is still
     running is stopped first."""
     name = f"worker-{pool}"
-    if name in state.pids and _alive(state.pids[name]):
+    if name in state.pids and proc.pid_alive(state.pids[name]):
         stop_process(state.pids[name])
     env = {**os.environ, **state.env}
     state.pids[name] = _spawn(name, [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool], env, stack_dir(settings) / "log")

@@ -26,19 +26,17 @@ Prefect-free; ``pymilvus`` is imported only to check readiness.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
-import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from pdfrag.stack import proc
 
 __all__ = [
     "MilvusServerInfo",
@@ -58,10 +56,6 @@ _STATUS_TIMEOUT = 5.0
 _LOG_TAIL_LINES = 25
 _PORT_ATTEMPTS = 3
 
-# Popen objects of servers started by this process, by pid: lets us reap them
-# (a zombie still answers ``kill(pid, 0)``) and keeps Popen from warning.
-_CHILDREN: dict[int, subprocess.Popen] = {}
-
 
 @dataclass
 class MilvusServerInfo:
@@ -78,126 +72,41 @@ def _dir(data_dir: Path) -> Path:
     return Path(data_dir).expanduser().resolve()
 
 
-def _client_host(host: str) -> str:
-    """The address a local client uses to reach a server bound to ``host``."""
-    if host in ("", "0.0.0.0"):
-        return "127.0.0.1"
-    if host in ("::", "[::]"):
-        return "[::1]"
-    if ":" in host and not host.startswith("["):
-        return f"[{host}]"
-    return host
-
-
 def _uri(host: str, port: int) -> str:
-    return f"http://{_client_host(host)}:{port}"
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    proc = _CHILDREN.get(pid)
-    if proc is not None:
-        if proc.poll() is not None:
-            _CHILDREN.pop(pid, None)
-            return False
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if state in ("Z", "X"):
-            return False
-    except (OSError, IndexError):
-        pass
-    return True
+    return f"http://{proc.client_host(host)}:{port}"
 
 
 def _looks_like_milvus(pid: int) -> bool:
     """Guard against pid reuse before signalling a recorded pid: its command
     line must mention milvus (when /proc lets us check)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True  # no /proc or no permission: cannot tell, trust the record
-    args = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-    return bool(args) and any("milvus" in a for a in args)
+    return proc.cmdline_matches(pid, lambda args: any("milvus" in a for a in args))
 
 
 def _port_free(host: str, port: int) -> bool:
     """Whether ``host:port`` can be bound. gRPC servers bind with SO_REUSEPORT,
     so a second Milvus Lite server could silently share a port with the first;
-    this plain bind (no SO_REUSEPORT) fails while anything listens there."""
+    the check of :func:`proc.port_free` fails while anything listens there."""
     try:
-        infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+        return proc.port_free(host, port)
     except socket.gaierror as exc:
         raise RuntimeError(f"invalid Milvus server host {host!r}: {exc}") from None
-    family, socktype, proto, _, sockaddr = infos[0]
-    with socket.socket(family, socktype, proto) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(sockaddr)
-        except OSError:
-            return False
-    return True
-
-
-def _free_port(host: str) -> int:
-    try:
-        family, socktype, proto, _, sockaddr = socket.getaddrinfo(host or None, 0, socket.AF_UNSPEC, socket.SOCK_STREAM)[0]
-    except socket.gaierror:
-        family, socktype, proto, sockaddr = socket.AF_INET, socket.SOCK_STREAM, 0, ("127.0.0.1", 0)
-    with socket.socket(family, socktype, proto) as s:
-        s.bind(sockaddr)
-        return s.getsockname()[1]
 
 
 def _read_state(home: Path) -> dict | None:
+    data = proc.read_json(home / STATE_FILE)
+    if data is None:
+        return None
     try:
-        data = json.loads((home / STATE_FILE).read_text())
         data["pid"] = int(data["pid"])
         data["port"] = int(data["port"])
         data["uri"] = str(data["uri"])
-    except (OSError, ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError):
         return None
     return data
 
 
-def _write_state(home: Path, state: dict) -> None:
-    path = home / STATE_FILE
-    tmp = home / f".{STATE_FILE}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(state, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _remove_state(home: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        (home / STATE_FILE).unlink()
-
-
-def _log_tail(home: Path, lines: int = _LOG_TAIL_LINES) -> str:
-    try:
-        with open(home / LOG_FILE, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 64 * 1024))
-            text = fh.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
+    (home / STATE_FILE).unlink(missing_ok=True)
 
 
 def _log_size(home: Path) -> int:
@@ -216,28 +125,10 @@ def _log_since(home: Path, offset: int) -> str:
         return ""
 
 
-@contextlib.contextmanager
-def _locked(home: Path, timeout: float) -> Iterator[None]:
-    home.mkdir(parents=True, exist_ok=True)
-    fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise RuntimeError(
-                        f"timed out after {timeout:.0f}s waiting for {home / LOCK_FILE}: "
-                        "another process is starting or stopping this Milvus server"
-                    ) from None
-                time.sleep(_POLL_INTERVAL)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+def _locked(home: Path, timeout: float) -> contextlib.AbstractContextManager[None]:
+    lock = home / LOCK_FILE
+    message = f"timed out after {timeout:.0f}s waiting for {lock}: another process is starting or stopping this Milvus server"
+    return proc.file_lock(lock, timeout, lambda: RuntimeError(message), poll=_POLL_INTERVAL)
 
 
 def _probe(uri: str, timeout: float) -> Exception | None:
@@ -278,43 +169,6 @@ def _wait(uri: str, timeout: float, alive: Callable[[], bool] | None = None) -> 
         time.sleep(min(_POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
 
 
-def _signal_group(pid: int, sig: int) -> None:
-    """Signal the process group led by ``pid`` (servers start with
-    ``start_new_session=True``), or just ``pid`` if it leads no group."""
-    try:
-        pgid = os.getpgid(pid)
-    except ProcessLookupError:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        if pgid == pid and pgid != os.getpgrp():
-            os.killpg(pgid, sig)
-        else:
-            os.kill(pid, sig)
-
-
-def _terminate(pid: int, timeout: float) -> None:
-    try:
-        leads_group = os.getpgid(pid) == pid and pid != os.getpgrp()
-    except ProcessLookupError:
-        leads_group = False
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _pid_alive(pid):
-        time.sleep(0.05)
-    if _pid_alive(pid):
-        _signal_group(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline and _pid_alive(pid):
-            time.sleep(0.05)
-    if leads_group:  # anything left in the group
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-    proc = _CHILDREN.pop(pid, None)
-    if proc is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=1.0)
-
-
 def _info(state: dict, home: Path) -> MilvusServerInfo:
     return MilvusServerInfo(uri=state["uri"], pid=state["pid"], port=state["port"], data_dir=str(state.get("data_dir") or home))
 
@@ -326,8 +180,8 @@ def _status_unlocked(home: Path, timeout: float) -> MilvusServerInfo | None:
             _remove_state(home)  # unreadable: stale
         return None
     pid = state["pid"]
-    if not (_pid_alive(pid) and _looks_like_milvus(pid)):
-        _CHILDREN.pop(pid, None)
+    if not (proc.pid_alive(pid) and _looks_like_milvus(pid)):
+        proc.untrack(pid)
         _remove_state(home)
         return None
     if _probe(state["uri"], timeout) is None:
@@ -339,25 +193,11 @@ def _launch(home: Path, host: str, port: int) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(home), "--host", host, "--port", str(port)]
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")  # the log shows lines as they come
-    with open(home / LOG_FILE, "ab") as log:
-        log.write(f"\n--- pdfrag: {datetime.now(timezone.utc).isoformat()} starting: {' '.join(cmd)}\n".encode())
-        log.flush()
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=str(home),
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-        )
-    _CHILDREN[proc.pid] = proc
-    return proc
+    return proc.spawn_detached(cmd, home / LOG_FILE, env=env, cwd=home)
 
 
 def _failure(home: Path, problem: str) -> RuntimeError:
-    tail = _log_tail(home)
+    tail = proc.log_tail(home / LOG_FILE, _LOG_TAIL_LINES)
     text = f"{problem}; see {home / LOG_FILE}"
     if tail:
         text += f", last lines:\n{tail}"
@@ -408,12 +248,12 @@ def start_milvus(data_dir: Path, host: str = "127.0.0.1", port: int | None = Non
         state = _read_state(home)
         if state is not None:
             pid = state["pid"]
-            if _pid_alive(pid) and _looks_like_milvus(pid):
-                if _wait(state["uri"], timeout, alive=lambda: _pid_alive(pid)) is None:
+            if proc.pid_alive(pid) and _looks_like_milvus(pid):
+                if _wait(state["uri"], timeout, alive=lambda: proc.pid_alive(pid)) is None:
                     return _info(state, home)
-                if _pid_alive(pid):
-                    _terminate(pid, timeout=10.0)
-            _CHILDREN.pop(pid, None)
+                if proc.pid_alive(pid):
+                    proc.terminate([pid], timeout=10.0)
+            proc.untrack(pid)
             _remove_state(home)
 
         attempts = 1 if port is not None else _PORT_ATTEMPTS
@@ -423,19 +263,19 @@ def start_milvus(data_dir: Path, host: str = "127.0.0.1", port: int | None = Non
                 if not _port_free(host, use_port):
                     raise RuntimeError(f"cannot start Milvus on {host}:{use_port}: the port is in use (pass port=None for a free one)")
             else:
-                use_port = _free_port(host)
+                use_port = proc.free_port(host)
             uri = _uri(host, use_port)
             log_start = _log_size(home)
             t0 = time.monotonic()
-            proc = _launch(home, host, use_port)
-            err = _wait(uri, timeout, alive=lambda: _pid_alive(proc.pid))
-            if err is None and _pid_alive(proc.pid):
+            child = _launch(home, host, use_port)
+            err = _wait(uri, timeout, alive=lambda: proc.pid_alive(child.pid))
+            if err is None and proc.pid_alive(child.pid):
                 break
-            if _pid_alive(proc.pid):  # timed out
-                _terminate(proc.pid, timeout=5.0)
+            if proc.pid_alive(child.pid):  # timed out
+                proc.terminate([child.pid], timeout=5.0)
                 raise _failure(home, f"Milvus Lite server on {uri} (data dir {home}) did not answer within {timeout:.0f}s: {type(err).__name__}: {err}")
-            code = proc.poll()
-            _CHILDREN.pop(proc.pid, None)
+            code = child.poll()
+            proc.untrack(child.pid)
             output = _log_since(home, log_start)
             bind_failed = "bind" in output.lower() or "address already in use" in output.lower()
             if port is None and bind_failed and attempt < attempts:
@@ -449,14 +289,14 @@ def start_milvus(data_dir: Path, host: str = "127.0.0.1", port: int | None = Non
             )
 
         state = {
-            "pid": proc.pid,
+            "pid": child.pid,
             "port": use_port,
             "host": host,
             "uri": uri,
             "data_dir": str(home),
             "started_at": datetime.now(timezone.utc).isoformat(),
         }
-        _write_state(home, state)
+        proc.write_json_atomic(home / STATE_FILE, state)
         return _info(state, home)
 
 
@@ -471,14 +311,6 @@ def stop_milvus(data_dir: Path, timeout: float = 20.0) -> bool:
         return False
     with _locked(home, timeout=timeout + 30.0):
         state = _read_state(home)
-        if state is None:
-            _remove_state(home)
-            return False
-        pid = state["pid"]
-        if not (_pid_alive(pid) and _looks_like_milvus(pid)):
-            _CHILDREN.pop(pid, None)
-            _remove_state(home)
-            return False
-        _terminate(pid, timeout=timeout)
+        stopped = state is not None and proc.terminate_if_ours(state["pid"], _looks_like_milvus, timeout)
         _remove_state(home)
-        return True
+        return stopped

@@ -22,14 +22,9 @@ checks use :mod:`urllib` and the server is a subprocess.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import importlib.util
-import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -37,9 +32,9 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 from pdfrag.errors import ConfigError
+from pdfrag.stack import proc
 
 __all__ = [
     "ServerInfo",
@@ -56,12 +51,6 @@ LOCK_FILE = "server.lock"
 _POLL_INTERVAL = 0.25
 _HEALTH_TIMEOUT = 2.0
 _LOG_TAIL_LINES = 20
-
-# Popen objects of servers started by this process, by pid, so that we can
-# reap them (a dead child stays a zombie, and a zombie still "exists" for
-# ``os.kill(pid, 0)``) and so that Popen does not warn about a running child
-# being garbage collected.
-_CHILDREN: dict[int, subprocess.Popen] = {}
 
 # urllib honours http_proxy/HTTP_PROXY; a local health check must not.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -133,65 +122,15 @@ def _home(prefect_home: Path) -> Path:
     return Path(prefect_home).expanduser().resolve()
 
 
-def _client_host(host: str) -> str:
-    """The address a local client should use to reach a server bound to ``host``."""
-    if host in ("", "0.0.0.0"):
-        return "127.0.0.1"
-    if host in ("::", "[::]"):
-        return "[::1]"
-    if ":" in host and not host.startswith("["):
-        return f"[{host}]"
-    return host
-
-
 def _urls(host: str, port: int) -> tuple[str, str]:
-    ui_url = f"http://{_client_host(host)}:{port}"
+    ui_url = f"http://{proc.client_host(host)}:{port}"
     return f"{ui_url}/api", ui_url
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    proc = _CHILDREN.get(pid)
-    if proc is not None:
-        if proc.poll() is not None:
-            _CHILDREN.pop(pid, None)
-            return False
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    # A zombie (dead child not yet reaped) still answers kill(pid, 0).
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        state = stat.rsplit(")", 1)[1].split()[0]
-        if state in ("Z", "X"):
-            return False
-    except (OSError, IndexError):
-        pass
-    return True
 
 
 def _looks_like_prefect_server(pid: int) -> bool:
     """Guard against pid reuse before signalling: the recorded pid must still
     run ``prefect ... server start`` (when /proc lets us check)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True  # no /proc or no permission: cannot tell, trust the record
-    args = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-    if not args:
-        return False  # zombie / kernel thread
-    return any("prefect" in a for a in args) and "server" in args
+    return proc.cmdline_matches(pid, lambda args: any("prefect" in a for a in args) and "server" in args)
 
 
 def _health_ok(url: str, timeout: float = _HEALTH_TIMEOUT) -> bool:
@@ -203,43 +142,20 @@ def _health_ok(url: str, timeout: float = _HEALTH_TIMEOUT) -> bool:
 
 
 def _port_free(host: str, port: int) -> bool:
-    """Whether a server could bind ``host:port`` (as uvicorn would, with
-    SO_REUSEADDR, so a port in TIME_WAIT after a restart counts as free)."""
+    """Whether a server could bind ``host:port`` (see :func:`proc.port_free`)."""
     try:
-        infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+        return proc.port_free(host, port)
     except socket.gaierror as exc:
         raise ConfigError(
             f"Invalid Prefect server host {host!r}: {exc}",
             stage="prefect-server",
             hint="use an IP address or resolvable host name, e.g. 127.0.0.1",
         ) from None
-    family, socktype, proto, _, sockaddr = infos[0]
-    with socket.socket(family, socktype, proto) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(sockaddr)
-        except OSError:
-            return False
-    return True
-
-
-def _free_port(host: str) -> int:
-    try:
-        infos = socket.getaddrinfo(host or None, 0, socket.AF_UNSPEC, socket.SOCK_STREAM)
-        family, socktype, proto, _, sockaddr = infos[0]
-    except socket.gaierror:
-        family, socktype, proto, sockaddr = socket.AF_INET, socket.SOCK_STREAM, 0, ("127.0.0.1", 0)
-    with socket.socket(family, socktype, proto) as s:
-        s.bind(sockaddr)
-        return s.getsockname()[1]
 
 
 def _read_state(home: Path) -> dict | None:
-    try:
-        data = json.loads((home / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
+    data = proc.read_json(home / STATE_FILE)
+    if data is None:
         return None
     try:
         data["pid"] = int(data["pid"])
@@ -250,57 +166,19 @@ def _read_state(home: Path) -> dict | None:
     return data
 
 
-def _write_state(home: Path, state: dict) -> None:
-    path = home / STATE_FILE
-    tmp = home / f".{STATE_FILE}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(state, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _remove_state(home: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        (home / STATE_FILE).unlink()
+    (home / STATE_FILE).unlink(missing_ok=True)
 
 
-def _log_tail(home: Path, lines: int = _LOG_TAIL_LINES) -> str:
-    try:
-        with open(home / LOG_FILE, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 64 * 1024))
-            text = fh.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
+def _locked(home: Path, timeout: float) -> contextlib.AbstractContextManager[None]:
+    def timed_out() -> ConfigError:
+        return ConfigError(
+            f"Timed out after {timeout:.0f}s waiting for the Prefect server lock {home / LOCK_FILE}",
+            stage="prefect-server",
+            hint="another pdfrag process is starting or stopping the server; retry shortly",
+        )
 
-
-@contextlib.contextmanager
-def _locked(home: Path, timeout: float) -> Iterator[None]:
-    home.mkdir(parents=True, exist_ok=True)
-    fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise ConfigError(
-                        f"Timed out after {timeout:.0f}s waiting for the Prefect server lock {home / LOCK_FILE}",
-                        stage="prefect-server",
-                        hint="another pdfrag process is starting or stopping the server; retry shortly",
-                    ) from None
-                time.sleep(_POLL_INTERVAL)
-        yield
-    finally:
-        os.close(fd)  # also releases the lock
+    return proc.file_lock(home / LOCK_FILE, timeout, timed_out, poll=_POLL_INTERVAL)
 
 
 def _status_unlocked(home: Path) -> ServerInfo | None:
@@ -310,7 +188,7 @@ def _status_unlocked(home: Path) -> ServerInfo | None:
             _remove_state(home)  # unreadable: stale
         return None
     pid = state["pid"]
-    if _pid_alive(pid) and _health_ok(state["url"]):
+    if proc.pid_alive(pid) and _health_ok(state["url"]):
         return ServerInfo(
             url=state["url"],
             ui_url=state.get("ui_url") or state["url"].removesuffix("/api"),
@@ -318,51 +196,9 @@ def _status_unlocked(home: Path) -> ServerInfo | None:
             port=state["port"],
             started=False,
         )
-    if not _pid_alive(pid):
+    if not proc.pid_alive(pid):
         _remove_state(home)
     return None
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    """Signal the process group led by ``pid`` (servers are started with
-    ``start_new_session=True``), or just ``pid`` if it leads no group."""
-    try:
-        pgid = os.getpgid(pid)
-    except ProcessLookupError:
-        return
-    try:
-        if pgid == pid and pgid != os.getpgrp():
-            os.killpg(pgid, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _terminate(pid: int, timeout: float) -> None:
-    try:
-        leads_group = os.getpgid(pid) == pid and pid != os.getpgrp()
-    except ProcessLookupError:
-        leads_group = False
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _pid_alive(pid):
-            break
-        time.sleep(_POLL_INTERVAL)
-    else:
-        _signal_group(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline and _pid_alive(pid):
-            time.sleep(0.05)
-    # Children that outlived the leader (e.g. uvicorn workers) share its pgid.
-    if leads_group:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-    proc = _CHILDREN.pop(pid, None)
-    if proc is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=1.0)
 
 
 # ---------------------------------------------------------------------- public
@@ -404,51 +240,35 @@ def ensure_server(
         # a caller that died): get rid of it before starting anew on the same DB.
         state = _read_state(home)
         if state is not None:
-            if _pid_alive(state["pid"]) and _looks_like_prefect_server(state["pid"]):
-                _terminate(state["pid"], timeout=10.0)
+            proc.terminate_if_ours(state["pid"], _looks_like_prefect_server, timeout=10.0)
             _remove_state(home)
 
         if not _port_free(host, port):
-            port = _free_port(host)
+            port = proc.free_port(host)
         url, ui_url = _urls(host, port)
 
         cmd = [*_prefect_command(), "server", "start", "--host", host, "--port", str(port)]
         log_path = home / LOG_FILE
-        with open(log_path, "ab") as log:
-            log.write(
-                f"\n--- pdfrag: {datetime.now(timezone.utc).isoformat()} starting: {' '.join(cmd)}\n".encode()
-            )
-            log.flush()
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=_server_env(home),
-                cwd=str(home),
-                start_new_session=True,
-                close_fds=True,
-            )
-        _CHILDREN[proc.pid] = proc
+        child = proc.spawn_detached(cmd, log_path, env=_server_env(home), cwd=home)
 
         deadline = time.monotonic() + timeout
         problem: str | None = None
         while True:
-            code = proc.poll()
+            code = child.poll()
             if code is not None:
-                _CHILDREN.pop(proc.pid, None)
+                proc.untrack(child.pid)
                 problem = f"Prefect server exited with code {code} during startup"
                 break
             if _health_ok(url, timeout=min(_HEALTH_TIMEOUT, max(0.1, deadline - time.monotonic()))):
                 break
             if time.monotonic() >= deadline:
                 problem = f"Prefect server did not answer {url}/health within {timeout:.0f}s"
-                _terminate(proc.pid, timeout=5.0)
+                proc.terminate([child.pid], timeout=5.0)
                 break
             time.sleep(_POLL_INTERVAL)
 
         if problem is not None:
-            tail = _log_tail(home)
+            tail = proc.log_tail(log_path, _LOG_TAIL_LINES)
             message = problem + (f"; last lines of {log_path}:\n{tail}" if tail else "")
             raise ConfigError(
                 message,
@@ -459,10 +279,10 @@ def ensure_server(
                 ),
             )
 
-        _write_state(
-            home,
+        proc.write_json_atomic(
+            home / STATE_FILE,
             {
-                "pid": proc.pid,
+                "pid": child.pid,
                 "port": port,
                 "host": host,
                 "url": url,
@@ -470,7 +290,7 @@ def ensure_server(
                 "started_at": datetime.now(timezone.utc).isoformat(),
             },
         )
-        return ServerInfo(url=url, ui_url=ui_url, pid=proc.pid, port=port, started=True)
+        return ServerInfo(url=url, ui_url=ui_url, pid=child.pid, port=port, started=True)
 
 
 def stop_server(prefect_home: Path, timeout: float = 30.0) -> bool:
@@ -484,14 +304,6 @@ def stop_server(prefect_home: Path, timeout: float = 30.0) -> bool:
         return False
     with _locked(home, timeout=timeout + 30.0):
         state = _read_state(home)
-        if state is None:
-            _remove_state(home)
-            return False
-        pid = state["pid"]
-        if not (_pid_alive(pid) and _looks_like_prefect_server(pid)):
-            _CHILDREN.pop(pid, None)
-            _remove_state(home)
-            return False
-        _terminate(pid, timeout=timeout)
+        stopped = state is not None and proc.terminate_if_ours(state["pid"], _looks_like_prefect_server, timeout)
         _remove_state(home)
-        return True
+        return stopped

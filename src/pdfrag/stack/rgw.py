@@ -31,13 +31,9 @@ Prefect-free; ``boto3`` is imported only by :func:`s3_client`.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -46,7 +42,9 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
+
+from pdfrag.stack import proc
 
 __all__ = [
     "RGWInfo",
@@ -70,11 +68,6 @@ ROLES = ("rgw", "osd", "mon")  # stop order
 
 _POLL = 0.2
 _LOG_TAIL_LINES = 30
-
-# Popen objects of daemons started by this process, by pid: a dead child stays
-# a zombie (still "alive" for kill(pid, 0)) until reaped, and Popen warns about
-# a running child being garbage collected.
-_CHILDREN: dict[int, subprocess.Popen] = {}
 
 # urllib honours http_proxy; a check of a local endpoint must not.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -142,12 +135,6 @@ def rgw_available() -> bool:
 
 def _missing_binaries() -> list[str]:
     return [b for b in BINARIES if shutil.which(b) is None]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _conf_path(data_dir: Path) -> Path:
@@ -227,11 +214,8 @@ admin_socket = {d}/run/$cluster-$name.asok
 
 
 def _read_state(data_dir: Path) -> dict | None:
-    try:
-        data = json.loads((data_dir / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
+    data = proc.read_json(data_dir / STATE_FILE)
+    if data is None:
         return None
     try:
         str(data["endpoint"])
@@ -241,21 +225,8 @@ def _read_state(data_dir: Path) -> dict | None:
     return data
 
 
-def _write_state(data_dir: Path, state: dict) -> None:
-    path = data_dir / STATE_FILE
-    tmp = data_dir / f".{STATE_FILE}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(state, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o600)  # holds the secret key
-    os.replace(tmp, path)
-
-
 def _remove_state(data_dir: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        (data_dir / STATE_FILE).unlink()
+    (data_dir / STATE_FILE).unlink(missing_ok=True)
 
 
 def _info_from_state(state: dict) -> RGWInfo:
@@ -269,39 +240,10 @@ def _info_from_state(state: dict) -> RGWInfo:
     )
 
 
-@contextlib.contextmanager
-def _locked(data_dir: Path, timeout: float) -> Iterator[None]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise RuntimeError(
-                        f"timed out after {timeout:.0f}s waiting for {data_dir / LOCK_FILE}: "
-                        "another process is starting or stopping this RGW"
-                    ) from None
-                time.sleep(_POLL)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 64 * 1024))
-            text = fh.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
+def _locked(data_dir: Path, timeout: float) -> contextlib.AbstractContextManager[None]:
+    lock = data_dir / LOCK_FILE
+    message = f"timed out after {timeout:.0f}s waiting for {lock}: another process is starting or stopping this RGW"
+    return proc.file_lock(lock, timeout, lambda: RuntimeError(message), poll=_POLL)
 
 
 def _logs_for(data_dir: Path, role: str) -> list[Path]:
@@ -318,50 +260,16 @@ def _logs_for(data_dir: Path, role: str) -> list[Path]:
 def _tails(data_dir: Path, role: str) -> str:
     parts = []
     for p in _logs_for(data_dir, role):
-        t = _log_tail(p)
+        t = proc.log_tail(p, _LOG_TAIL_LINES)
         if t.strip():
             parts.append(f"--- {p} ---\n{t}")
     return "\n".join(parts) or f"(no log output under {data_dir / 'log'})"
 
 
-def _cmdline(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-
-
 def _is_ours(pid: int, data_dir: Path) -> bool:
     """Guard against pid reuse: the process must run with our ceph.conf."""
-    args = _cmdline(pid)
-    return bool(args) and str(_conf_path(data_dir)) in args
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    proc = _CHILDREN.get(pid)
-    if proc is not None:
-        if proc.poll() is not None:
-            _CHILDREN.pop(pid, None)
-            return False
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(pid, os.WNOHANG)
-            return False
-    except (OSError, IndexError):
-        pass
-    return True
+    conf = str(_conf_path(data_dir))
+    return proc.cmdline_matches(pid, lambda args: conf in args, unreadable=False)
 
 
 def _our_processes(data_dir: Path) -> list[int]:
@@ -374,50 +282,32 @@ def _our_processes(data_dir: Path) -> list[int]:
         pid = int(entry.name)
         if pid == os.getpid():
             continue
-        args = _cmdline(pid)
-        if args and conf in args and _pid_alive(pid):
+        args = proc.cmdline(pid)
+        if args and conf in args and proc.pid_alive(pid):
             found.append(pid)
     return found
 
 
 def _terminate(pids: list[int], timeout: float) -> None:
-    """SIGTERM ``pids``, wait up to ``timeout``, then SIGKILL what is left."""
-    pids = [p for p in pids if _pid_alive(p)]
-    for p in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(p, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while pids and time.monotonic() < deadline:
-        pids = [p for p in pids if _pid_alive(p)]
-        if pids:
-            time.sleep(0.05)
-    for p in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(p, signal.SIGKILL)
-    deadline = time.monotonic() + 10.0
-    while pids and time.monotonic() < deadline:
-        pids = [p for p in pids if _pid_alive(p)]
-        if pids:
-            time.sleep(0.05)
-    for p in list(_CHILDREN):
-        if not _pid_alive(p):
-            _CHILDREN.pop(p, None)
-    if pids:
-        raise RuntimeError(f"processes {pids} survived SIGKILL")
+    """SIGTERM ``pids`` (each alone, not its group), wait up to ``timeout``,
+    then SIGKILL what is left."""
+    left = proc.terminate([p for p in pids if proc.pid_alive(p)], timeout, group=False, kill_wait=10.0)
+    if left:
+        raise RuntimeError(f"processes {left} survived SIGKILL")
 
 
 def _stop_pids(data_dir: Path, pids: dict[str, int], timeout: float) -> None:
     """Stop rgw, then osd, then mon, then anything else still using our conf."""
     for role in ROLES:
         pid = pids.get(role)
-        if pid and _pid_alive(pid) and _is_ours(pid, data_dir):
+        if pid and proc.pid_alive(pid) and _is_ours(pid, data_dir):
             _terminate([pid], timeout)
     # Processes of ours not in the record (lost rgw.json, a start killed
     # midway, a stray radosgw-admin): same order, the rest last.
     order = {"radosgw": 0, "ceph-osd": 1, "ceph-mon": 2}
     groups: dict[int, list[int]] = {}
     for pid in _our_processes(data_dir):
-        name = os.path.basename((_cmdline(pid) or [""])[0])
+        name = os.path.basename((proc.cmdline(pid) or [""])[0])
         groups.setdefault(order.get(name, 3), []).append(pid)
     for rank in sorted(groups):
         _terminate(groups[rank], timeout)
@@ -504,49 +394,41 @@ class _Starter:
         raise AssertionError("unreachable")
 
     def spawn(self, role: str, name: str, *args: str) -> subprocess.Popen:
-        with self._out(name) as out:
-            proc = subprocess.Popen(
-                _cmd(self.data_dir, *args),
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
-        _CHILDREN[proc.pid] = proc
+        child = proc.spawn_detached(
+            _cmd(self.data_dir, *args), self.data_dir / "log" / f"{name}.out", env=self.env, banner=False
+        )
         if role:
-            self.pids[role] = proc.pid
-            self.procs[role] = proc
-        return proc
+            self.pids[role] = child.pid
+            self.procs[role] = child
+        return child
 
-    def wait(self, proc: subprocess.Popen, name: str, role: str, check: bool = True) -> int:
+    def wait(self, child: subprocess.Popen, name: str, role: str, check: bool = True) -> int:
         """Wait for a spawned short command to finish (successfully if ``check``)."""
         try:
-            rc = proc.wait(timeout=self.remaining())
+            rc = child.wait(timeout=self.remaining())
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            child.kill()
+            child.wait()
             raise self.fail(f"`{name}` timed out", role) from None
         finally:
-            _CHILDREN.pop(proc.pid, None)
+            proc.untrack(child.pid)
         if rc != 0 and check:
             raise self.fail(f"`{name}` failed with exit status {rc}", role)
         return rc
 
     def dead(self) -> str | None:
         """The role of a daemon that has exited, if any."""
-        for role, proc in self.procs.items():
-            if proc.poll() is not None:
-                _CHILDREN.pop(proc.pid, None)
+        for role, child in self.procs.items():
+            if child.poll() is not None:
+                proc.untrack(child.pid)
                 return role
         return None
 
     def check_daemons(self) -> None:
         role = self.dead()
         if role is not None:
-            proc = self.procs[role]
-            raise self.fail(f"{role} (pid {proc.pid}) exited with status {proc.returncode}", role)
+            child = self.procs[role]
+            raise self.fail(f"{role} (pid {child.pid}) exited with status {child.returncode}", role)
 
 
 # -------------------------------------------------------------------- public
@@ -560,7 +442,7 @@ def rgw_status(data_dir: Path) -> RGWInfo | None:
     if state is None:
         return None
     pids = state["pids"]
-    if not all(pids.get(r) and _pid_alive(pids[r]) and _is_ours(pids[r], data_dir) for r in ROLES):
+    if not all(pids.get(r) and proc.pid_alive(pids[r]) and _is_ours(pids[r], data_dir) for r in ROLES):
         return None
     if not _endpoint_answers(state["endpoint"]):
         return None
@@ -610,10 +492,10 @@ def start_rgw(
         _remove_state(data_dir)
         _fresh_dirs(data_dir)
 
-        rgw_port = port or _free_port()
-        mon_port = mon_port or _free_port()
+        rgw_port = port or proc.free_port()
+        mon_port = mon_port or proc.free_port()
         while mon_port == rgw_port:
-            mon_port = _free_port()
+            mon_port = proc.free_port()
         fsid = str(uuid.uuid4())
         osd_uuid = str(uuid.uuid4())
         conf = _conf_path(data_dir)
@@ -659,8 +541,8 @@ def start_rgw(
             restarts = {"osd": 2, "rgw": 3}
             while not _endpoint_answers(endpoint, timeout=1.0):
                 role = s.dead()
-                bind_failed = role == "rgw" and "failed to bind address" in _log_tail(
-                    data_dir / "log" / f"{RGW_NAME}.log"
+                bind_failed = role == "rgw" and "failed to bind address" in proc.log_tail(
+                    data_dir / "log" / f"{RGW_NAME}.log", _LOG_TAIL_LINES
                 )
                 if role in restarts and restarts[role] > 0 and not (bind_failed and port):
                     # Restart a daemon that died while starting: a first mon
@@ -668,7 +550,7 @@ def start_rgw(
                     # picked may have been taken meanwhile.
                     restarts[role] -= 1
                     if bind_failed:
-                        rgw_port = _free_port()
+                        rgw_port = proc.free_port()
                         endpoint = f"http://127.0.0.1:{rgw_port}"
                         write_conf()
                     name, cmd = ("ceph-osd", osd_cmd) if role == "osd" else ("radosgw", rgw_cmd)
@@ -704,14 +586,14 @@ def start_rgw(
                 data_dir=str(data_dir),
                 pids={r: s.pids[r] for r in ("mon", "osd", "rgw")},
             )
-            _write_state(data_dir, {
+            proc.write_json_atomic(data_dir / STATE_FILE, {
                 **asdict(info),
                 "port": rgw_port,
                 "mon_port": mon_port,
                 "fsid": fsid,
                 "started_at": datetime.now(timezone.utc).isoformat(),
                 "startup_seconds": s.timings,
-            })
+            }, mode=0o600)  # holds the secret key
             return info
         except BaseException:
             with contextlib.suppress(Exception):

@@ -1,0 +1,61 @@
+"""pdfrag.stack.local's process handling without the stack: stop_process,
+the spawn of a detached process and the state file. Fast."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pdfrag.config import load_settings
+from pdfrag.stack import local, proc
+
+PY = sys.executable
+_READY = "import signal, sys, time\n{setup}\nprint('ready', flush=True)\ntime.sleep(60)\n"
+
+
+def _spawn(tmp_path: Path, name: str, setup: str) -> int:
+    pid = local._spawn(name, [PY, "-c", _READY.format(setup=setup)], {}, tmp_path / "log")
+    log = tmp_path / "log" / f"{name}.log"
+    deadline = time.monotonic() + 15
+    while "ready" not in log.read_text():
+        assert time.monotonic() < deadline, "did not start"
+        time.sleep(0.02)
+    return pid
+
+
+def test_stop_process_sigint_then_sigkill(tmp_path: Path) -> None:
+    polite = _spawn(tmp_path, "polite", "signal.signal(signal.SIGINT, lambda *_: sys.exit(0))")
+    t0 = time.monotonic()
+    local.stop_process(polite, timeout=10.0)
+    assert time.monotonic() - t0 < 5
+    assert not proc.pid_alive(polite)
+
+    stubborn = _spawn(tmp_path, "stubborn", "signal.signal(signal.SIGINT, signal.SIG_IGN)")
+    t0 = time.monotonic()
+    local.stop_process(stubborn, timeout=0.5)
+    assert 0.5 <= time.monotonic() - t0 < 6
+    assert not proc.pid_alive(stubborn)
+
+
+def test_stop_process_leaves_a_pid_that_leads_no_group_alone() -> None:
+    """A recorded pid reused by a process outside its own group: untouched."""
+    other = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"])  # in our group
+    try:
+        local.stop_process(other.pid, sig=signal.SIGTERM, timeout=0.2)
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_state_round_trip(home: Path) -> None:
+    settings = load_settings()
+    assert settings.home == home
+    assert local.read_state(settings) is None
+    state = local.StackState(prefect_url="http://127.0.0.1:1/api", started=["rgw"], pids={"service": 12})
+    local._write_state(settings, state)
+    assert local.read_state(settings) == state
+    assert [p.name for p in local.stack_dir(settings).iterdir()] == ["stack.json"]
