@@ -84,10 +84,15 @@ def prefect_env(prefect_home: Path) -> dict[str, str]:
     }
 
 
-def _server_env(prefect_home: Path) -> dict[str, str]:
+def _server_env(prefect_home: Path, api_url: str = "") -> dict[str, str]:
     env = dict(os.environ)
     env.update(prefect_env(prefect_home))
     env.pop("PREFECT_API_URL", None)
+    if api_url:
+        # The UI asks the server where its API is; without this it answers
+        # with the default port 4200 whatever port the server listens on.
+        env["PREFECT_UI_API_URL"] = api_url
+        env.pop("PREFECT_SERVER_UI_API_URL", None)
     # PREFECT_SERVER_UI_ENABLED takes precedence over its older alias
     # PREFECT_UI_ENABLED; do not let an inherited value override ours.
     env.pop("PREFECT_SERVER_UI_ENABLED", None)
@@ -249,7 +254,7 @@ def ensure_server(
 
         cmd = [*_prefect_command(), "server", "start", "--host", host, "--port", str(port)]
         log_path = home / LOG_FILE
-        child = proc.spawn_detached(cmd, log_path, env=_server_env(home), cwd=home)
+        child = proc.spawn_detached(cmd, log_path, env=_server_env(home, url), cwd=home)
 
         deadline = time.monotonic() + timeout
         problem: str | None = None

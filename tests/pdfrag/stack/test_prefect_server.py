@@ -122,6 +122,9 @@ def test_server_lifecycle(tmp_path: Path) -> None:
 
         with urllib.request.urlopen(f"{first.url}/health", timeout=5) as resp:
             assert resp.status == 200
+        # The UI is told the API's real address, not the default port 4200.
+        with urllib.request.urlopen(f"{first.ui_url}/ui-settings", timeout=5) as resp:
+            assert json.loads(resp.read())["api_url"] == first.url
 
         state = json.loads((home / "server.json").read_text())
         assert {"pid", "port", "host", "url", "ui_url", "started_at"} <= state.keys()
