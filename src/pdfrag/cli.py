@@ -344,6 +344,9 @@ def stack_env() -> None:
 
 
 def main() -> None:
+    # gRPC's C core logs keepalive chatter of Milvus Lite's local channel to
+    # stderr; pymilvus raises real errors as exceptions.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     try:
         app()
     except ConfigError as e:
