@@ -138,6 +138,18 @@ class ServiceSettings(BaseModel):
     milvus_timeout: float = Field(10.0, gt=0)
     # Queries embedded together at most (concurrent requests share a batch).
     embed_batch: int = Field(32, ge=1)
+    # CPU threads of the query embedding (torch, in its own worker thread);
+    # 0: torch's default (all cores). One thread is as fast for a short query
+    # and leaves the other cores to Milvus: several OpenMP threads spin-wait
+    # against a busy Milvus and cut throughput by half or more.
+    embed_threads: int = Field(1, ge=0)
+    # Fuse BM25 full text with the dense vectors when the collection has it;
+    # false: dense only.
+    hybrid: bool = True
+    # Consistency of searches on a Milvus server: Strong sees every indexed
+    # document at once but waits for the server's time tick (up to ~200 ms a
+    # query); Bounded answers at once, missing at most a few seconds of writes.
+    consistency: Literal["Strong", "Bounded", "Session", "Eventually"] = "Strong"
 
 
 class PrefectSettings(BaseModel):

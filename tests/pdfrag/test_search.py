@@ -12,7 +12,7 @@ import pytest
 from pdfrag.config import IndexSettings, MilvusSettings
 from pdfrag.index.filters import _successor, prefix
 from pdfrag.index.milvus import MilvusIndex, SearchHit, rrf_fuse
-from pdfrag.search import SearchFilters, Searcher, best_per_document, heading_path_of
+from pdfrag.search import Searcher, SearchFilters, best_per_document, heading_path_of
 
 DOC = "ab" * 32
 

@@ -18,7 +18,7 @@ from pdfrag.embed import Embedder, get_embedder, get_profile
 from pdfrag.errors import ConfigError, ModelMismatchError, PdfragError, TransientError
 from pdfrag.index.milvus import MilvusIndex
 from pdfrag.ledger import INDEXED, Ledger, LedgerEntry
-from pdfrag.search import SearchFilters, SearchOutcome, Searcher
+from pdfrag.search import Searcher, SearchFilters, SearchOutcome
 
 log = logging.getLogger("pdfrag.service")
 
@@ -34,9 +34,10 @@ class QueryEmbedder:
     share a forward pass (on a small CPU, concurrent forward passes only fight
     over the cores)."""
 
-    def __init__(self, embedder: Embedder, max_batch: int = 32) -> None:
+    def __init__(self, embedder: Embedder, max_batch: int = 32, threads: int = 1) -> None:
         self.embedder = embedder
         self.max_batch = max_batch
+        self.threads = threads
         self.loaded = threading.Event()
         self.error: str | None = None
         self._queue: queue.Queue[tuple[str, Future] | None] = queue.Queue()
@@ -89,6 +90,13 @@ class QueryEmbedder:
             self._queue.put(None)
 
     def _run(self) -> None:
+        if self.threads:
+            try:  # OpenMP's thread count is per calling thread: this one only
+                import torch
+
+                torch.set_num_threads(self.threads)
+            except Exception:  # noqa: BLE001 - another backend
+                pass
         while True:
             item = self._queue.get()
             if item is None:
@@ -110,7 +118,7 @@ class QueryEmbedder:
                 for _, fut in batch:
                     fut.set_exception(e)
                 continue
-            for (_, fut), v in zip(batch, vecs):
+            for (_, fut), v in zip(batch, vecs, strict=True):
                 fut.set_result(v)
 
 
@@ -126,10 +134,16 @@ class QueryService:
         self.settings = settings
         self.profile = get_profile(settings.embed.model)  # ConfigError: unknown model
         self.index = MilvusIndex(
-            settings.milvus, settings.index, settings.milvus_uri, self.profile.identity(), dedicated=True, timeout=settings.service.milvus_timeout
+                        settings.milvus,
+            settings.index,
+            settings.milvus_uri,
+            self.profile.identity(),
+            dedicated=True,
+            timeout=settings.service.milvus_timeout,
+            consistency=settings.service.consistency,
         )
         self.ledger = Ledger(self.index)
-        self.embedder = QueryEmbedder(get_embedder(settings.embed), settings.service.embed_batch)
+        self.embedder = QueryEmbedder(get_embedder(settings.embed), settings.service.embed_batch, settings.service.embed_threads)
         self.timeout = settings.service.milvus_timeout
         self._state = CollectionState()
         self._lock = threading.Lock()
@@ -251,7 +265,7 @@ class QueryService:
         return {
             "ready": not reasons,
             "reasons": reasons,
-            "hybrid": bool(st.full_text),
+            "hybrid": self.hybrid(st),
             "checks": checks,
             "collection": self.index.collection,
             "model": self.profile.name,
@@ -259,11 +273,15 @@ class QueryService:
             "analyzer": (st.full_text or {}).get("analyzer") or None,
         }
 
+    def hybrid(self, st: CollectionState) -> bool:
+        """BM25 fusion: the collection has full text and it is not turned off."""
+        return bool(st.full_text) and self.settings.service.hybrid
+
     # Queries ------------------------------------------------------------------
     def search(self, query: str, k: int, filters: SearchFilters, group_by_document: bool) -> SearchOutcome:
         filters.expr()  # ValueError before anything else
         st = self.collection()
-        searcher = Searcher(self.index, self.embedder.embed, hybrid=bool(st.full_text), rrf_k=self.settings.index.rrf_k)
+        searcher = Searcher(self.index, self.embedder.embed, hybrid=self.hybrid(st), rrf_k=self.settings.index.rrf_k)
         return self._reloading(lambda: searcher.search(query, k, filters, group_by_document))
 
     def documents(self) -> list[LedgerEntry]:

@@ -5,7 +5,6 @@ injection attempts, auth, documents, readiness, metrics, errors, CORS."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -389,3 +388,11 @@ def test_hnsw_collection_returns_full_top_k_under_filters(built, docs):
             assert len(hits) == d["chunks"], name
         hits = search(c, "text", top_k=3, group_by_document=True).json()["results"]
         assert len({h["doc_id"] for h in hits}) == 3
+
+
+def test_hybrid_can_be_turned_off(built):
+    app = create_app(settings_for(built.home, **{"service.hybrid": False}))
+    with TestClient(app) as c:
+        body = wait_ready(c.get)
+        assert body["hybrid"] is False and body["analyzer"] == "jieba"  # the collection has full text; the service does not use it
+        assert search(c, "typewriter", top_k=2).json()["mode"] == "dense"

@@ -98,8 +98,8 @@ def _inject_hostile_row(live) -> None:
     """A chunk whose text and file name are HTML: the page must show them as text."""
     from pdfrag.config import load_settings
     from pdfrag.embed import get_embedder
-    from pdfrag.index.milvus import MilvusIndex
     from pdfrag.embed.profiles import get_profile
+    from pdfrag.index.milvus import MilvusIndex
 
     s = load_settings(home=str(live.home))
     text = 'Zebra xylophone quartz <img src=x onerror="window.__xss=1"><script>window.__xss=2</script> marker'
