@@ -343,10 +343,24 @@ def stack_env() -> None:
         print(f"export {k}={shlex.quote(v)}")
 
 
+def _quiet_jieba() -> None:
+    """Milvus Lite runs the jieba analyzer in this process; jieba logs its
+    dictionary loading at DEBUG to stderr."""
+    try:
+        import logging
+
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+    except ImportError:
+        pass
+
+
 def main() -> None:
     # gRPC's C core logs keepalive chatter of Milvus Lite's local channel to
     # stderr; pymilvus raises real errors as exceptions.
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    _quiet_jieba()
     try:
         app()
     except ConfigError as e:
