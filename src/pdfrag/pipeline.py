@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -385,9 +384,6 @@ def new_run(source: str) -> RunSummary:
 
     return RunSummary(run_id=uuid.uuid4().hex[:12], source=source, started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 
-
-def elapsed(start: float) -> float:
-    return time.perf_counter() - start
 
 
 __all__ = ["ExtractedDocument", "IndexResult", "Pipeline", "Plan", "get_pipeline", "new_run"]
