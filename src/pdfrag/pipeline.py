@@ -30,21 +30,24 @@ from pdfrag.extract import Extractor, get_extractor
 from pdfrag.identity import config_hash, doc_id_of_bytes, stage_key
 from pdfrag.index.milvus import MilvusIndex
 from pdfrag.ledger import FAILED, INDEXED, Ledger, LedgerEntry
+from pdfrag.records import (
+    chunks_to_table,
+    pages_to_table,
+    table_to_pages,
+    tables_to_table,
+)
 from pdfrag.sources import SourceRef, list_sources, read_source
 from pdfrag.store import ObjectStore, open_store, stage_object_key
-from pdfrag.types import Chunk, ExtractedDocument, Failure, Page, RunSummary, SourceFile, StageOutput
-
-log = logging.getLogger("pdfrag")
-
-PAGES_SCHEMA = pa.schema([("doc_id", pa.string()), ("page", pa.int32()), ("text", pa.string()), ("method", pa.string()), ("note", pa.string())])
-CHUNKS_SCHEMA = pa.schema(
-    [
-        ("chunk_id", pa.string()), ("doc_id", pa.string()), ("chunk_index", pa.int32()), ("text", pa.string()),
-        ("char_start", pa.int64()), ("char_end", pa.int64()), ("page_start", pa.int32()), ("page_end", pa.int32()),
-        ("token_count", pa.int32()),
-    ]
+from pdfrag.types import (
+    ExtractedDocument,
+    Failure,
+    Page,
+    RunSummary,
+    SourceFile,
+    StageOutput,
 )
 
+log = logging.getLogger("pdfrag")
 
 @dataclass
 class Plan:
@@ -193,22 +196,15 @@ class Pipeline:
         if doc_id_of_bytes(data) != f.doc_id:
             raise InputError("the file changed while it was being ingested", source=f.uri, stage="extract", hint="rerun the ingest")
         doc = self.extractor.extract(data, source=f.uri, doc_id=f.doc_id)
-        t = pa.table(
-            {
-                "doc_id": [f.doc_id] * len(doc.pages),
-                "page": [p.page for p in doc.pages],
-                "text": [p.text for p in doc.pages],
-                "method": [p.method for p in doc.pages],
-                "note": [p.note for p in doc.pages],
-            },
-            schema=PAGES_SCHEMA,
-        )
+        t = pages_to_table(f.doc_id, doc.pages)
+        if any(p.tables for p in doc.pages):
+            self.store.put_table(stage_object_key("tables", key), tables_to_table(f.doc_id, f.uri, doc.pages))
         self.store.put_table(obj, t)
         return StageOutput("pages", key, self.store.uri(obj), t.num_rows, stats=_page_stats(t))
 
     def read_pages(self, pages: StageOutput) -> list[Page]:
         t = self.store.get_table(stage_object_key("pages", pages.key))
-        return [Page(r["page"], r["text"], r["method"], r["note"]) for r in t.to_pylist()]
+        return table_to_pages(t)
 
     def chunk(self, f: SourceFile, pages: StageOutput) -> StageOutput:
         key = stage_key(pages.key, "chunks", {"chunker": self.chunker.config(), "pipeline": self.pipeline_id})
@@ -218,7 +214,7 @@ class Pipeline:
         chunks = self.chunker.chunk(f.doc_id, self.read_pages(pages), self.pipeline_id)
         if not chunks:
             raise InputError("no text to chunk", source=f.uri, stage="chunk", hint="the PDF's pages hold no text")
-        t = pa.Table.from_pylist([_chunk_row(c) for c in chunks], schema=CHUNKS_SCHEMA)
+        t = chunks_to_table(chunks)
         self.store.put_table(obj, t)
         return StageOutput("chunks", key, self.store.uri(obj), t.num_rows, stats={"tokens": int(sum(c.token_count for c in chunks))})
 
@@ -348,14 +344,6 @@ def _page_stats(t: pa.Table) -> dict[str, Any]:
     return {"pages": t.num_rows, "text_pages": sum(1 for m in methods if m == "text"), "empty_pages": sum(1 for m in methods if m != "text")}
 
 
-def _chunk_row(c: Chunk) -> dict[str, Any]:
-    return {
-        "chunk_id": c.chunk_id, "doc_id": c.doc_id, "chunk_index": c.chunk_index, "text": c.text,
-        "char_start": c.char_start, "char_end": c.char_end, "page_start": c.page_start, "page_end": c.page_end,
-        "token_count": c.token_count,
-    }
-
-
 _PIPELINES: dict[str, Pipeline] = {}
 _PIPELINES_LOCK = threading.Lock()
 
@@ -382,7 +370,7 @@ def close_pipelines() -> None:
 def new_run(source: str) -> RunSummary:
     import uuid
 
-    return RunSummary(run_id=uuid.uuid4().hex[:12], source=source, started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    return RunSummary(run_id=uuid.uuid4().hex[:12], source=source, started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
 
 

@@ -5,6 +5,39 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+BBox = tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points, origin top-left
+
+
+@dataclass(frozen=True)
+class Block:
+    """A region of a page's text, in reading order: ``page.text[start:end]``.
+
+    ``kind`` is ``text``, ``heading``, ``table``, ``figure``, ``caption``,
+    ``list`` or ``formula``. ``heading_path`` holds the headings the block
+    sits under (outermost first; for a heading, its parents and itself).
+    """
+
+    start: int
+    end: int
+    kind: str = "text"
+    heading_path: tuple[str, ...] = ()
+    level: int = 0  # heading level (1 = top) when kind == "heading"
+    bbox: BBox | None = None
+    table_index: int | None = None  # index into Page.tables when kind == "table"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table kept as data; its Markdown also sits in the page text."""
+
+    index: int  # position among the document's tables (0-based)
+    page: int
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    markdown: str
+    bbox: BBox | None = None
+    method: str = "pymupdf"  # pymupdf | pdfplumber | ocr
+
 
 @dataclass(frozen=True)
 class Page:
@@ -12,8 +45,14 @@ class Page:
 
     page: int
     text: str
-    method: str = "text"  # how the text was obtained: text | empty | ...
-    note: str = ""  # why, when the page is degraded (e.g. "no text layer: needs OCR")
+    method: str = "text"  # text | layout | ocr | empty | error
+    note: str = ""  # why this method, or why the page is degraded (e.g. "no text layer: needs OCR")
+    blocks: tuple[Block, ...] = ()
+    tables: tuple[Table, ...] = ()
+
+    @property
+    def headings(self) -> list[str]:
+        return [self.text[b.start : b.end] for b in self.blocks if b.kind == "heading"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +80,7 @@ class Chunk:
     page_start: int
     page_end: int
     token_count: int
+    heading_path: tuple[str, ...] = ()  # headings the chunk sits under, outermost first
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
