@@ -18,6 +18,8 @@ server_app = typer.Typer(no_args_is_help=True, help="The local Prefect server un
 app.add_typer(server_app, name="server")
 stack_app = typer.Typer(no_args_is_help=True, help="The whole service on this machine: Prefect, workers, Milvus, S3, HTTP service.")
 app.add_typer(stack_app, name="stack")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluate the collection against labelled query sets.")
+app.add_typer(eval_app, name="eval")
 
 err = Console(stderr=True, soft_wrap=True)  # paths in messages stay whole
 out = Console()
@@ -341,6 +343,73 @@ def stack_env() -> None:
         raise typer.Exit(1)
     for k, v in st.env.items():
         print(f"export {k}={shlex.quote(v)}")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    queries: Path = typer.Option(..., "--queries", help="BEIR queries: one {\"_id\", \"text\"} JSON object a line"),
+    qrels: Path = typer.Option(..., "--qrels", help="BEIR qrels: query-id, corpus-id, score (tab-separated, with a header)"),
+    k: int = typer.Option(100, "--k", min=1, max=1000, help="documents ranked per query"),
+    run_out: Optional[Path] = typer.Option(None, "--run-out", help="write each query's chunk hits, best first, as JSON lines"),
+    doc_id: str = typer.Option("stem", "--doc-id", help="what the qrels' corpus ids are: stem (file name without extension), doc_id, source"),
+    as_json: bool = typer.Option(False, "--json", help="print the metrics as one JSON object on stdout"),
+    model: Optional[str] = typer.Option(None, "--model", help="embedding model profile (must be the collection's)"),
+) -> None:
+    """nDCG@10, Recall@10, Recall@100 and MRR@10 (trec_eval's definitions) of
+    dense search over the collection; a document scores its best chunk."""
+    import time
+
+    from pdfrag.eval import beir, metrics, retrieval
+    from pdfrag.pipeline import get_pipeline
+
+    if doc_id not in retrieval.DOC_ID_MODES:
+        err.print(f"[red]error:[/red] --doc-id must be one of {', '.join(retrieval.DOC_ID_MODES)}, not {doc_id!r}")
+        raise typer.Exit(2)
+    _settings({"embed.model": model})
+    try:
+        qs = beir.load_queries(queries)
+        judged = beir.load_qrels(qrels)
+        chosen, missing = retrieval.select_judged(qs, judged)
+        if missing:
+            err.print(f"[yellow]{len(missing)} judged query id(s) are not in {queries} and score 0: {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}[/yellow]")
+        if not chosen:
+            raise ConfigError(f"none of the queries in {queries} is judged in {qrels}", stage="eval")
+        p = get_pipeline({"embed.model": model} if model else None)
+        if not p.index.exists():
+            raise ConfigError(f"no collection {p.index.collection!r} at {p.index.uri}", stage="eval", hint="run `pdfrag ingest SOURCE` first")
+        p.index.check_identity()
+        p.index.load()
+        emb = p.embedder
+        bs = p.settings.embed.batch_size
+        t0 = time.perf_counter()
+        runs = retrieval.retrieve(chosen, lambda texts: emb.embed_queries(texts, batch_size=bs), retrieval.collection_searcher(p.index, doc_id), k, batch_size=bs)
+        seconds = time.perf_counter() - t0
+    except PdfragError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2 if isinstance(e, ConfigError) else 1) from e
+    if k < 100:
+        err.print(f"[yellow]--k {k}: Recall@100 counts the top {k} only[/yellow]")
+    ranked = {q: r.documents for q, r in runs.items()}
+    scores = metrics.evaluate(ranked, judged)
+    if run_out:
+        run_out.parent.mkdir(parents=True, exist_ok=True)
+        with run_out.open("w", encoding="utf-8") as fh:
+            for r in runs.values():
+                fh.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+    data = {
+        "ndcg@10": scores["ndcg@10"], "recall@10": scores["recall@10"], "recall@100": scores["recall@100"], "mrr@10": scores["mrr@10"],
+        "queries": len(runs), "judged": len(metrics.per_query(ranked, judged)),
+        "k": k, "doc_id": doc_id, "model": p.profile.name, "collection": p.index.collection, "seconds": round(seconds, 3),
+    }
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False))
+        return
+    out.print(f"{data['queries']} queries ({data['judged']} with a relevant document) against {data['collection']} ({data['model']}), k={k}, {seconds:.1f} s")
+    out.print("| measure | value |\n|---|---:|")
+    for m, label in (("ndcg@10", "nDCG@10"), ("recall@10", "Recall@10"), ("recall@100", "Recall@100"), ("mrr@10", "MRR@10")):
+        out.print(f"| {label} | {data[m]:.4f} |")
+    if run_out:
+        err.print(f"run written to {run_out}")
 
 
 def _quiet_jieba() -> None:

@@ -1,0 +1,139 @@
+"""Run a BEIR query set against a collection and rank documents.
+
+Queries are embedded in batches and searched in batches. A document's score
+is its best chunk's. The chunk-level search goes ``depth`` times deeper than
+the ``k`` documents wanted (several chunks of one document crowd the top);
+a query whose chunks still cover fewer than ``k`` documents is searched again
+deeper, until it has ``k`` or the collection has no more rows.
+
+The search itself is a callable, so the same runner ranks pdfrag's
+collection (``collection_searcher``) and any other store (the ingest
+benchmark's reference pipeline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+import numpy as np
+
+# Milvus's largest search limit.
+MAX_DEPTH = 16_384
+DOC_ID_MODES = ("stem", "doc_id", "source")
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    chunk_id: str
+    doc: str  # the document id the qrels use (see doc_key)
+    score: float
+
+
+@dataclass
+class QueryRun:
+    query_id: str
+    chunks: list[ChunkHit] = field(default_factory=list)  # best first
+    documents: list[tuple[str, float]] = field(default_factory=list)  # best first, k at most
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--run-out`` line: chunk level, best first (a document appears
+        once per retrieved chunk; its first appearance is its score)."""
+        return {
+            "query_id": self.query_id,
+            "doc_ids": [h.doc for h in self.chunks],
+            "scores": [round(h.score, 6) for h in self.chunks],
+            "chunk_ids": [h.chunk_id for h in self.chunks],
+        }
+
+
+# Embeds query texts → (n, dim) float32; searches vectors at a chunk depth →
+# hits per vector, best first.
+EmbedFn = Callable[[list[str]], np.ndarray]
+SearchFn = Callable[[np.ndarray, int], list[list[ChunkHit]]]
+
+
+def doc_key(mode: str, *, source: str, doc_id: str = "", file_name: str = "") -> str:
+    """The id of a chunk's document in the qrels: its file name without the
+    extension (``stem``), its content hash (``doc_id``), or its URI."""
+    if mode == "stem":
+        name = file_name or PurePosixPath(source.replace("\\", "/")).name
+        return name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    if mode == "doc_id":
+        return doc_id
+    if mode == "source":
+        return source
+    raise ValueError(f"unknown document id mode {mode!r}: use one of {', '.join(DOC_ID_MODES)}")
+
+
+def rank_documents(hits: Sequence[ChunkHit], k: int) -> list[tuple[str, float]]:
+    """Best chunk per document, best first, ``k`` documents at most."""
+    best: dict[str, float] = {}
+    for h in hits:
+        if h.doc not in best or h.score > best[h.doc]:
+            best[h.doc] = h.score
+    return sorted(best.items(), key=lambda x: -x[1])[:k]
+
+
+def retrieve(
+    queries: Mapping[str, str],
+    embed: EmbedFn,
+    search: SearchFn,
+    k: int = 100,
+    *,
+    depth: int = 5,
+    batch_size: int = 32,
+    max_depth: int = MAX_DEPTH,
+) -> dict[str, QueryRun]:
+    """Every query's chunk hits and document ranking (``k`` documents)."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    ids = list(queries)
+    runs: dict[str, QueryRun] = {}
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size]
+        vecs = np.asarray(embed([queries[q] for q in batch]), dtype=np.float32)
+        limit = min(k * depth, max_depth)
+        todo = list(range(len(batch)))
+        while todo:
+            results = search(vecs[todo], limit)
+            again = []
+            for i, hits in zip(todo, results, strict=True):
+                docs = rank_documents(hits, k)
+                runs[batch[i]] = QueryRun(batch[i], list(hits), docs)
+                # A full page of hits with fewer than k documents: go deeper.
+                if len(docs) < k and len(hits) >= limit and limit < max_depth:
+                    again.append(i)
+            todo = again
+            limit = min(limit * 4, max_depth)
+    return runs
+
+
+def collection_searcher(index, mode: str = "stem", expr: str = "") -> SearchFn:
+    """Dense search over pdfrag's collection (a ``MilvusIndex``)."""
+    if mode not in DOC_ID_MODES:
+        raise ValueError(f"unknown document id mode {mode!r}: use one of {', '.join(DOC_ID_MODES)}")
+
+    def search(vectors: np.ndarray, limit: int) -> list[list[ChunkHit]]:
+        out = []
+        for hits in index.search(vectors, limit, expr):
+            row = []
+            for h in hits:
+                e = h.entity
+                md = e.get("metadata") or {}
+                doc = doc_key(mode, source=e.get("source", ""), doc_id=e.get("doc_id", ""), file_name=md.get("file_name", ""))
+                row.append(ChunkHit(h.chunk_id, doc, float(h.score)))
+            out.append(row)
+        return out
+
+    return search
+
+
+def select_judged(queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, int]]) -> tuple[dict[str, str], list[str]]:
+    """The queries that appear in the qrels (file order), and the judged
+    query ids missing from the queries file."""
+    chosen = {q: t for q, t in queries.items() if q in qrels}
+    missing = [q for q in qrels if q not in queries]
+    return chosen, missing
