@@ -29,21 +29,50 @@ class ExtractSettings(BaseModel):
     password_map: dict[str, str] = Field(default_factory=dict)
     # Pages with fewer visible characters than this count as "no text".
     min_page_chars: int = 1
+    # Reading order by XY-cut over text blocks (multi-column pages).
+    layout: bool = True
+    # Ruled tables kept as data and as Markdown in the page text.
+    tables: bool = True
+    # Drop running headers, footers and page numbers repeated across pages.
+    drop_furniture: bool = True
+    # Headings from font size and weight, and a heading path on each block.
+    headings: bool = True
+    # OCR for scanned pages and garbage text layers: auto = RapidOCR when the
+    # ocr extra is installed; off = report such pages as needing OCR.
+    ocr: Literal["auto", "rapidocr", "paddle", "off"] = "auto"
+    ocr_dpi: int = Field(200, ge=72, le=600)
+    # Layout regions and table structure on OCR pages (rapid-layout, rapid-table).
+    ocr_layout: bool = True
+    ocr_tables: bool = True
+    # For ocr = paddle: a folder with det/ and rec/ PP-OCR models.
+    paddle_model_dir: str = ""
+    # Seconds one page may take; slower steps (tables, OCR) are skipped for
+    # the rest of a page once it is spent.
+    page_timeout: float = Field(60.0, gt=0)
 
     def hash_config(self) -> dict[str, Any]:
         # Passwords decide whether a file opens, not what its text is: keep
         # them out of cache keys (and out of anything written to storage).
-        return {"extractor": self.extractor, "min_page_chars": self.min_page_chars}
+        return self.model_dump(exclude={"passwords", "password_map", "page_timeout", "paddle_model_dir"})
 
 
 class ChunkSettings(BaseModel):
-    """Pages → chunks. Sizes count the embedding model's tokens."""
+    """Pages → chunks. Sizes count the embedding model's tokens (``unit``
+    chars: characters, for ``fixed`` and ``recursive``); no chunk ever has
+    more tokens than the model takes."""
 
-    chunker: Literal["recursive"] = "recursive"
-    size: int = Field(200, ge=8, description="target chunk size in model tokens")
-    overlap: int = Field(32, ge=0, description="overlap between neighbours in model tokens")
+    chunker: Literal["fixed", "recursive", "semantic", "structure"] = "recursive"
+    size: int = Field(200, ge=8, description="target (and, in tokens, maximum) chunk size")
+    overlap: int = Field(32, ge=0, description="overlap between neighbours (fixed, recursive, structure)")
     separators: list[str] = Field(default_factory=lambda: list(DEFAULT_SEPARATORS))
     min_size: int = Field(16, ge=0, description="chunks smaller than this merge into a neighbour")
+    unit: Literal["tokens", "chars"] = Field("tokens", description="what size, overlap and min_size count (fixed, recursive)")
+    # semantic: where topics change (see pdfrag.chunk.semantic)
+    breakpoint: Literal["threshold", "percentile", "stddev", "iqr", "gradient", "dp", "cluster"] = "percentile"
+    threshold: float | None = Field(None, description="the breakpoint method's parameter; empty: its default")
+    window: int = Field(0, ge=0, description="sentences of context on each side of a sentence when embedding it")
+    # structure: heading path (and a split table's header) as embedding context
+    heading_prefix: bool = True
 
     @field_validator("overlap")
     @classmethod

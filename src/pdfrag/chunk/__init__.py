@@ -1,20 +1,48 @@
-"""Chunkers, one file each behind ``Chunker``."""
+"""Chunkers, one file each behind ``Chunker``: ``fixed``, ``recursive``,
+``semantic`` and ``structure``."""
 
 from __future__ import annotations
 
-from pdfrag.chunk.base import Chunker, DocumentText, TokenIndex
+from collections.abc import Callable
+
+from pdfrag.chunk.base import Chunker, DocumentText, TokenIndex, embedding_text
 from pdfrag.config import ChunkSettings
+from pdfrag.embed.base import Embedder
 from pdfrag.embed.tokens import ModelTokenizer
+from pdfrag.errors import ConfigError
+
+CHUNKERS = ("fixed", "recursive", "semantic", "structure")
 
 
-def get_chunker(settings: ChunkSettings, tokenizer: ModelTokenizer) -> Chunker:
-    if settings.chunker == "recursive":
+def get_chunker(
+    settings: ChunkSettings, tokenizer: ModelTokenizer, embedder: Embedder | Callable[[], Embedder] | None = None
+) -> Chunker:
+    """The configured chunker. ``embedder`` (or a function returning it, so
+    that the model loads only when first needed) is required by ``semantic``."""
+    s = settings
+    if s.chunker == "recursive":
         from pdfrag.chunk.recursive import RecursiveChunker
 
-        return RecursiveChunker(
-            tokenizer, size=settings.size, overlap=settings.overlap, separators=settings.separators, min_size=settings.min_size
+        return RecursiveChunker(tokenizer, size=s.size, overlap=s.overlap, separators=s.separators, min_size=s.min_size, unit=s.unit)
+    if s.chunker == "fixed":
+        from pdfrag.chunk.fixed import FixedChunker
+
+        return FixedChunker(tokenizer, size=s.size, overlap=s.overlap, unit=s.unit, min_size=s.min_size)
+    if s.chunker == "structure":
+        from pdfrag.chunk.structure import StructureChunker
+
+        return StructureChunker(
+            tokenizer, size=s.size, overlap=s.overlap, min_size=s.min_size, separators=s.separators, heading_prefix=s.heading_prefix
         )
-    raise ValueError(f"unknown chunker {settings.chunker!r}")
+    if s.chunker == "semantic":
+        from pdfrag.chunk.semantic import SemanticChunker
+
+        if embedder is None:
+            raise ConfigError("the semantic chunker needs an embedder", stage="chunk", hint="pass the pipeline's embedder to get_chunker")
+        return SemanticChunker(
+            tokenizer, embedder, size=s.size, min_size=s.min_size, breakpoint=s.breakpoint, threshold=s.threshold, window=s.window
+        )
+    raise ValueError(f"unknown chunker {s.chunker!r}; one of {', '.join(CHUNKERS)}")
 
 
-__all__ = ["Chunker", "DocumentText", "TokenIndex", "get_chunker"]
+__all__ = ["CHUNKERS", "Chunker", "DocumentText", "TokenIndex", "embedding_text", "get_chunker"]

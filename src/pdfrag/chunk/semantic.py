@@ -1,0 +1,297 @@
+"""Semantic chunker: sentences embedded, boundaries where meaning changes,
+and hard minimum and maximum sizes (popular semantic splitters have none).
+
+1. The text is cut into sentences (``. ! ?`` followed by space, ``。！？；``,
+   blank lines); a sentence longer than ``sentence_tokens`` is cut further
+   (lines, clauses, words); fragments of a few tokens join the next one.
+2. Each sentence is embedded, with ``window`` sentences of context on each
+   side when ``window > 0``; neighbours are compared by cosine similarity.
+3. Boundaries, by ``breakpoint``:
+
+   - ``threshold``: where the similarity of neighbours falls below
+     ``threshold`` (default 0.5);
+   - ``percentile``, ``stddev``, ``iqr``: where the distance (1 - similarity)
+     of neighbours is above its ``threshold``-th percentile (default 95),
+     above the mean plus ``threshold`` standard deviations (default 3), or
+     above the third quartile plus ``threshold`` interquartile ranges
+     (default 1.5);
+   - ``gradient``: where the gradient of the distances is above its
+     ``threshold``-th percentile (default 95);
+   - ``dp``: globally, by dynamic programming: the segmentation into chunks
+     of at most ``size`` tokens (and, unless impossible, at least
+     ``min_size``) that maximizes the summed within-chunk similarity of
+     sentence pairs, centred on ``threshold`` (default: the document's mean
+     pairwise similarity), as in Chroma's ClusterSemanticChunker;
+   - ``cluster``: by agglomerative clustering of neighbours: the most
+     similar adjacent groups merge first (cosine of their mean vectors) until
+     the best pair is less similar than ``threshold`` (default: the median
+     similarity of neighbouring sentences) or no merge fits in ``size``.
+
+   Groups above ``size`` are cut again at their largest distance (keeping
+   both sides above ``min_size`` when possible); groups below ``min_size``
+   join their more similar neighbour when the union fits.
+
+The embedder is the pipeline's (same model and backend as the index), asked
+for lazily; its identity is part of the chunker's configuration.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from pdfrag.chunk.base import Chunker, TokenIndex
+from pdfrag.chunk.recursive import RecursiveChunker
+from pdfrag.embed.base import Embedder
+from pdfrag.embed.tokens import ModelTokenizer
+
+Breakpoint = Literal["threshold", "percentile", "stddev", "iqr", "gradient", "dp", "cluster"]
+BREAKPOINTS: tuple[str, ...] = ("threshold", "percentile", "stddev", "iqr", "gradient", "dp", "cluster")
+DEFAULT_THRESHOLDS: dict[str, float | None] = {
+    "threshold": 0.5, "percentile": 95.0, "stddev": 3.0, "iqr": 1.5, "gradient": 95.0, "dp": None, "cluster": None,
+}
+
+# Sentence ends: CJK punctuation (no space follows in Chinese), Latin
+# punctuation followed by whitespace, and blank lines.
+_SENT_END = re.compile(r"[。！？；]+[”’\"」』）)]*\s*|[.!?]+[\"'”’)\]]*\s+|\n[ \t]*\n\s*")
+_FRAGMENT_TOKENS = 5
+
+
+class SemanticChunker(Chunker):
+    name: ClassVar[str] = "semantic"
+
+    def __init__(
+        self,
+        tokenizer: ModelTokenizer,
+        embedder: Embedder | Callable[[], Embedder],
+        size: int = 200,
+        min_size: int = 16,
+        breakpoint: Breakpoint = "percentile",
+        threshold: float | None = None,
+        window: int = 0,
+        sentence_tokens: int | None = None,
+        batch_size: int = 64,
+    ) -> None:
+        super().__init__(tokenizer, size, unit="tokens", min_size=min_size)
+        if breakpoint not in BREAKPOINTS:
+            raise ValueError(f"breakpoint must be one of {', '.join(BREAKPOINTS)}, not {breakpoint!r}")
+        if window < 0:
+            raise ValueError(f"window ({window}) must be >= 0")
+        if min_size >= size:
+            raise ValueError(f"min_size ({min_size}) must be smaller than size ({size})")
+        self.breakpoint = breakpoint
+        self.threshold = threshold if threshold is not None else DEFAULT_THRESHOLDS[breakpoint]
+        self.window = window
+        self.sentence_tokens = sentence_tokens or max(8, size // 4)
+        if not 1 <= self.sentence_tokens <= size:
+            raise ValueError(f"sentence_tokens ({self.sentence_tokens}) must be between 1 and size ({size})")
+        self.batch_size = batch_size
+        self._embedder_or_factory = embedder
+        self._splitter = RecursiveChunker(
+            tokenizer, size=self.sentence_tokens, overlap=0, separators=["\n", "；", "，", ", ", " ", ""], min_size=0
+        )
+
+    @property
+    def embedder(self) -> Embedder:
+        e = self._embedder_or_factory
+        if not isinstance(e, Embedder):
+            e = self._embedder_or_factory = e()
+        return e
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "size": self.size, "min_size": self.min_size, "breakpoint": self.breakpoint, "threshold": self.threshold,
+            "window": self.window, "sentence_tokens": self.sentence_tokens, "embedder": self.embedder.config(),
+        }
+
+    # Sentences -------------------------------------------------------------
+    def sentences(self, text: str, tokens: TokenIndex) -> list[tuple[int, int]]:
+        """Contiguous spans covering ``text``, each at most ``sentence_tokens``."""
+        out: list[tuple[int, int]] = []
+        start = 0
+        for m in _SENT_END.finditer(text):
+            if m.end() > start:
+                out.extend(self._fit(text, start, m.end(), tokens))
+                start = m.end()
+        if start < len(text):
+            out.extend(self._fit(text, start, len(text), tokens))
+        # Fragments ("1.", "Fig.", a lone heading word) join the next sentence.
+        units: list[tuple[int, int]] = []
+        for a, b in out:
+            if units and tokens.count(*units[-1]) < _FRAGMENT_TOKENS and tokens.count(units[-1][0], b) <= self.sentence_tokens:
+                units[-1] = (units[-1][0], b)
+            else:
+                units.append((a, b))
+        return [u for u in units if text[u[0] : u[1]].strip()] or [(0, len(text))]
+
+    def _fit(self, text: str, a: int, b: int, tokens: TokenIndex) -> list[tuple[int, int]]:
+        if tokens.count(a, b) <= self.sentence_tokens:
+            return [(a, b)]
+        return self._splitter.split_range(text, a, b, tokens)
+
+    # Splitting -------------------------------------------------------------
+    def split(self, text: str, tokens: TokenIndex) -> list[tuple[int, int]]:
+        units = self.sentences(text, tokens)
+        # Units must tile the text so that chunks do too: stretch each to the next.
+        units = [(0 if i == 0 else a, units[i + 1][0] if i + 1 < len(units) else len(text)) for i, (a, _) in enumerate(units)]
+        if len(units) == 1:
+            return units
+        vecs = self._embed(text, units)
+        # Tokens before each unit boundary: units i..j hold edges[j + 1] - edges[i].
+        edges = np.searchsorted(np.asarray(tokens.starts, dtype=np.int64), [u[0] for u in units] + [len(text)], side="left")
+        size_of = lambda i, j: int(edges[j + 1] - edges[i])  # noqa: E731 - units i..j inclusive
+        if self.breakpoint == "dp":
+            groups = self._dp(vecs, edges, len(units))
+        elif self.breakpoint == "cluster":
+            groups = self._cluster(vecs, size_of, len(units))
+        else:
+            sims = np.einsum("ij,ij->i", vecs[:-1], vecs[1:])
+            cuts = self._breakpoints(sims)
+            groups, start = [], 0
+            for k in cuts:  # a cut after unit k
+                groups.append((start, k))
+                start = k + 1
+            groups.append((start, len(units) - 1))
+        sims = np.einsum("ij,ij->i", vecs[:-1], vecs[1:])
+        groups = self._bound(groups, 1.0 - sims, size_of)
+        return [(units[i][0], units[j][1]) for i, j in groups]
+
+    def _embed(self, text: str, units: list[tuple[int, int]]) -> np.ndarray:
+        n, w = len(units), self.window
+        texts = [text[units[max(0, i - w)][0] : units[min(n - 1, i + w)][1]].strip() for i in range(n)]
+        return np.asarray(self.embedder.embed_documents(texts, batch_size=self.batch_size), dtype=np.float32)
+
+    def _breakpoints(self, sims: np.ndarray) -> list[int]:
+        t = float(self.threshold)  # type: ignore[arg-type]
+        dist = 1.0 - sims
+        if self.breakpoint == "threshold":
+            hit = sims < t
+        elif self.breakpoint == "percentile":
+            hit = dist > np.percentile(dist, t)
+        elif self.breakpoint == "stddev":
+            hit = dist > dist.mean() + t * dist.std()
+        elif self.breakpoint == "iqr":
+            q1, q3 = np.percentile(dist, [25, 75])
+            hit = dist > q3 + t * (q3 - q1)
+        else:  # gradient
+            g = np.gradient(dist) if len(dist) > 1 else np.zeros_like(dist)
+            hit = g > np.percentile(g, t)
+        return [int(k) for k in np.flatnonzero(hit)]
+
+    def _dp(self, vecs: np.ndarray, edges: np.ndarray, n: int) -> list[tuple[int, int]]:
+        if self.threshold is not None:
+            mu = float(self.threshold)
+        else:  # mean similarity of distinct pairs, from the sum vector
+            total = vecs.sum(axis=0)
+            mu = float((total @ total - np.einsum("ij,ij->", vecs, vecs)) / (n * (n - 1)))
+        penalty = 1e6
+        best = np.full(n + 1, -np.inf)
+        best[0] = 0.0
+        back = np.zeros(n + 1, dtype=np.int64)
+        lo = 0
+        reward = np.zeros(0)  # reward[j - lo]: within-chunk score of units j..i
+        for i in range(n):
+            # Scores of j..i from those of j..i-1: add unit i's similarity to j..i-1.
+            col = vecs[lo:i] @ vecs[i] - mu
+            add = np.cumsum(col[::-1])[::-1]
+            reward = np.append(reward + add, 0.0)
+            new_lo = lo + int(np.searchsorted(edges[i + 1] - edges[lo : i + 1] <= self.size, True))
+            reward = reward[new_lo - lo :]
+            lo = new_lo
+            sizes = edges[i + 1] - edges[lo : i + 1]
+            # A chunk below the minimum only when nothing else is possible.
+            scores = best[lo : i + 1] + reward - penalty * (sizes < self.min_size)
+            if i == n - 1 and lo == 0 and sizes[0] < self.min_size:
+                scores[0] += penalty  # the whole text is one small chunk
+            k = int(np.argmax(scores))
+            best[i + 1] = scores[k]
+            back[i + 1] = lo + k
+        groups = []
+        end = n
+        while end > 0:
+            start = int(back[end])
+            groups.append((start, end - 1))
+            end = start
+        return groups[::-1]
+
+    def _cluster(self, vecs: np.ndarray, size_of: Callable[[int, int], int], n: int) -> list[tuple[int, int]]:
+        if self.threshold is not None:
+            stop = float(self.threshold)
+        else:
+            stop = float(np.median(np.einsum("ij,ij->i", vecs[:-1], vecs[1:])))
+        first = list(range(n))  # group id = its first unit
+        last = list(range(n))
+        sums = vecs.astype(np.float64).copy()
+        nxt = list(range(1, n + 1))
+        prv = list(range(-1, n - 1))
+        alive = [True] * n
+        version = [0] * n
+        heap: list[tuple[float, int, int, int, int]] = []
+
+        def push(g: int) -> None:
+            h = nxt[g]
+            if h >= n or size_of(first[g], last[h]) > self.size:
+                return
+            a, b = sums[g], sums[h]
+            sim = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+            heapq.heappush(heap, (-sim, g, h, version[g], version[h]))
+
+        for g in range(n - 1):
+            push(g)
+        while heap:
+            neg, g, h, vg, vh = heapq.heappop(heap)
+            if not (alive[g] and alive[h]) or version[g] != vg or version[h] != vh:
+                continue
+            if -neg < stop:
+                break
+            last[g] = last[h]
+            sums[g] += sums[h]
+            alive[h] = False
+            nxt[g] = nxt[h]
+            if nxt[h] < n:
+                prv[nxt[h]] = g
+            version[g] += 1
+            push(g)
+            if prv[g] >= 0:
+                push(prv[g])
+        return [(first[g], last[g]) for g in range(n) if alive[g]]
+
+    def _bound(self, groups: list[tuple[int, int]], dist: np.ndarray, size_of: Callable[[int, int], int]) -> list[tuple[int, int]]:
+        """Cut groups above ``size`` at their largest distance; merge groups
+        below ``min_size`` into their closer neighbour when it fits."""
+        out: list[tuple[int, int]] = []
+        stack = list(reversed(groups))
+        while stack:
+            i, j = stack.pop()
+            if i == j or size_of(i, j) <= self.size:
+                out.append((i, j))
+                continue
+            ks = np.arange(i, j)
+            ok = [k for k in ks if size_of(i, k) >= self.min_size and size_of(k + 1, j) >= self.min_size]
+            cand = np.array(ok) if ok else ks
+            k = int(cand[np.argmax(dist[cand])])
+            stack.append((k + 1, j))
+            stack.append((i, k))
+        idx = 0
+        while idx < len(out) and len(out) > 1:
+            i, j = out[idx]
+            if size_of(i, j) >= self.min_size:
+                idx += 1
+                continue
+            options = []
+            if idx > 0 and size_of(out[idx - 1][0], j) <= self.size:
+                options.append((dist[i - 1], idx - 1))
+            if idx + 1 < len(out) and size_of(i, out[idx + 1][1]) <= self.size:
+                options.append((dist[j], idx + 1))
+            if not options:
+                idx += 1
+                continue
+            _, other = min(options)
+            lo, hi = min(idx, other), max(idx, other)
+            out[lo : hi + 1] = [(out[lo][0], out[hi][1])]
+            idx = lo
+        return out
