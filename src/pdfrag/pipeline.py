@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from pdfrag import PIPELINE_VERSION
-from pdfrag.chunk import Chunker, get_chunker
+from pdfrag.chunk import Chunker, embedding_text, get_chunker
 from pdfrag.config import Settings, load_settings
 from pdfrag.embed import Embedder, get_embedder, get_profile
 from pdfrag.embed.profiles import ModelProfile
@@ -95,7 +95,9 @@ class Pipeline:
 
     @cached_property
     def chunker(self) -> Chunker:
-        return get_chunker(self.settings.chunk, self.tokenizer)
+        # The semantic chunker embeds sentences with the pipeline's embedder,
+        # loaded only when first used.
+        return get_chunker(self.settings.chunk, self.tokenizer, embedder=lambda: self.embedder)
 
     @property
     def embedder(self) -> Embedder:
@@ -225,7 +227,9 @@ class Pipeline:
         if self.store.exists(obj):
             return StageOutput("embeddings", key, self.store.uri(obj), self.store.get_table(obj).num_rows, cached=True)
         t = self.store.get_table(stage_object_key("chunks", chunks.key))
-        texts = t.column("text").to_pylist()
+        # A chunk's embedding text may carry context (heading path, table header).
+        metas = t.column("metadata").to_pylist() if "metadata" in t.column_names else [None] * t.num_rows
+        texts = [embedding_text(x, m) for x, m in zip(t.column("text").to_pylist(), metas, strict=True)]
         vectors = emb.embed_documents(texts, batch_size=self.settings.embed.batch_size, progress=progress)
         flat = pa.array(vectors.reshape(-1), type=pa.float32())
         out = pa.table({"chunk_id": t.column("chunk_id"), "vector": pa.FixedSizeListArray.from_arrays(flat, emb.dimension)})
