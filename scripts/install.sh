@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install pdfrag with its test tools. Idempotent.
+# Create .venv and install pdfrag with OCR and its test tools. Idempotent.
 #
 # torch goes in first, pinned to the CPU build: a bare torch requirement on an
 # empty environment pulls a CUDA build of several GB. Where the CPU wheel is
@@ -25,4 +25,4 @@ if ! .venv/bin/python -c "import torch, sys; sys.exit(0 if torch.__version__.spl
     fi
 fi
 echo "installing pdfrag…" >&2
-"${PIP[@]}" install -e ".[dev]"
+"${PIP[@]}" install -e ".[dev,ocr]"

@@ -172,6 +172,42 @@ def _print_summary(s) -> None:
 
 
 @app.command()
+def extract(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="a PDF file"),
+    as_json: bool = typer.Option(False, "--json", help='print {"pages": [{"page", "method", "text", "tables", "headings"}]}'),
+    markdown: bool = typer.Option(False, "--markdown", help="print the pages as Markdown (headings as #, tables as Markdown)"),
+    password: Optional[list[str]] = typer.Option(None, "--password", help="password for an encrypted PDF (repeatable)"),
+    ocr: Optional[str] = typer.Option(None, "--ocr", help="auto | rapidocr | paddle | off"),
+) -> None:
+    """Show what the pipeline sees in a PDF: each page's text, method and tables."""
+    from pdfrag.extract import get_extractor
+    from pdfrag.extract.render import document_json, document_markdown
+
+    overrides: dict[str, Any] = {}
+    if ocr:
+        overrides["extract.ocr"] = ocr
+    settings = _settings(overrides)
+    if password:
+        settings.extract.passwords = list(password) + list(settings.extract.passwords)
+    extractor = get_extractor(settings.extract)
+    try:
+        doc = extractor.extract(file.read_bytes(), source=str(file), doc_id="")
+    except PdfragError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(1) from e
+    if as_json:
+        print(json.dumps(document_json(doc), ensure_ascii=False, indent=1))
+    elif markdown:
+        sys.stdout.write(document_markdown(doc))
+    else:
+        for p in doc.pages:
+            err.print(f"[bold]── page {p.page}[/bold] · {p.method}" + (f" · {p.note}" if p.note else ""))
+            print(p.text)
+            for t in p.tables:
+                err.print(f"[dim]table {t.index}: {len(t.rows)} rows × {len(t.header)} columns ({t.method})[/dim]")
+
+
+@app.command()
 def search(
     query: str = typer.Argument(..., help="what to look for"),
     k: int = typer.Option(5, "-k", "--top-k", min=1, max=100, help="number of results"),

@@ -1,7 +1,26 @@
-"""PyMuPDF text extraction, one page at a time."""
+"""PyMuPDF extraction with per-page routing.
+
+Each page goes one of three ways, recorded in ``Page.method`` with the
+reason in ``Page.note``:
+
+- ``text``: the text layer read block by block (a single column needs no
+  more);
+- ``layout``: the text layer put in reading order by XY-cut (columns,
+  sidebars, spanning titles) and/or with ruled tables kept as data and
+  placed as Markdown where they stand;
+- ``ocr``: scanned pages, image-only pages and text layers that decode to
+  garbage (see ``quality.py``), read by OCR with layout regions.
+
+Then, over the whole document: running headers, footers and page numbers
+are dropped, headings are found from type size and weight, and each block
+gets its heading path.
+"""
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pymupdf
@@ -9,18 +28,52 @@ import pymupdf
 from pdfrag.config import ExtractSettings
 from pdfrag.errors import InputError
 from pdfrag.extract.base import Extractor
-from pdfrag.extract.clean import clean_text
-from pdfrag.types import ExtractedDocument, Page
+from pdfrag.extract.clean import (
+    clean_text,
+    furniture_key,
+    is_page_number,
+    repeated_furniture,
+)
+from pdfrag.extract.headings import Region, assign_heading_paths, mark_headings
+from pdfrag.extract.layout import reading_order
+from pdfrag.extract.quality import judge_page
+from pdfrag.extract.tables import TableConfig, TableFinder
+from pdfrag.extract.text import join_lines
+from pdfrag.types import Block, ExtractedDocument, Page, Table
 
 pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
-_FLAGS = (
-    pymupdf.TEXT_PRESERVE_WHITESPACE
-    | pymupdf.TEXT_PRESERVE_LIGATURES
-    | pymupdf.TEXT_MEDIABOX_CLIP
-    | pymupdf.TEXT_DEHYPHENATE
-)
+_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+_BULLET = ("•", "◦", "▪", "‣", "●", "○", "■", "□", "–", "- ", "* ", "·")
+_MARGIN = 0.12  # top and bottom share of the page where running headers and page numbers live
+
+
+@dataclass
+class _RawPage:
+    number: int
+    width: float
+    height: float
+    regions: list[Region]
+    tables: list[Table]
+    method: str
+    note: str = ""
+
+
+def _invisible(span: dict) -> bool:
+    if span.get("alpha", 255) == 0:
+        return True
+    flags = span.get("char_flags")
+    return flags is not None and not flags & 24  # neither filled nor stroked: render mode 3
+
+
+def _bold(span: dict) -> bool:
+    return bool(span.get("flags", 0) & 16) or "bold" in span.get("font", "").lower() or "black" in span.get("font", "").lower()
+
+
+def _center_in(b: tuple, boxes: list[tuple]) -> bool:
+    cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    return any(x0 - 1 <= cx <= x1 + 1 and y0 - 1 <= cy <= y1 + 1 for x0, y0, x1, y1 in boxes)
 
 
 class PyMuPDFExtractor(Extractor):
@@ -28,9 +81,24 @@ class PyMuPDFExtractor(Extractor):
 
     def __init__(self, settings: ExtractSettings | None = None) -> None:
         self.settings = settings or ExtractSettings()
+        self._reader: Any = False  # resolved on first use
+
+    @property
+    def reader(self):
+        """The OCR page reader, or None when OCR is off or not installed."""
+        if self._reader is False:
+            from pdfrag.extract.ocr import get_reader
+
+            s = self.settings
+            self._reader = get_reader(s.ocr, s.ocr_dpi, s.ocr_layout, s.ocr_tables, s.paddle_model_dir)
+        return self._reader
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "flags": _FLAGS, **self.settings.hash_config()}
+        # Whether OCR can run decides the output (scanned pages read or not);
+        # known without loading the models.
+        from pdfrag.extract.ocr import ocr_available
+
+        return {"name": self.name, "version": 2, "flags": _FLAGS, **self.settings.hash_config(), "ocr_available": ocr_available(self.settings.ocr)}
 
     def _passwords_for(self, source: str) -> list[str]:
         s = self.settings
@@ -38,12 +106,13 @@ class PyMuPDFExtractor(Extractor):
         specific = [s.password_map[k] for k in (source, name) if k in s.password_map]
         return specific + [p for p in s.passwords if p not in specific]
 
+    # Opening ------------------------------------------------------------------
     def open(self, data: bytes, source: str) -> pymupdf.Document:
         if not data:
             raise InputError("empty file (0 bytes)", source=source, stage="extract", hint="re-export or re-upload the file")
         try:
             doc = pymupdf.open(stream=data, filetype="pdf")
-        except Exception as e:  # noqa: BLE001 - MuPDF raises several types
+        except Exception as e:
             raise InputError(
                 f"not a readable PDF: {e}", source=source, stage="extract", hint="the file is corrupt or not a PDF; repair or re-export it"
             ) from e
@@ -60,43 +129,255 @@ class PyMuPDFExtractor(Extractor):
                     stage="extract",
                     hint="set PDFRAG_EXTRACT__PASSWORDS or extract.password_map in the config file",
                 )
-        if doc.page_count == 0:
-            doc.close()
-            raise InputError("the PDF has 0 pages", source=source, stage="extract", hint="the page tree is broken; repair the file (e.g. qpdf) and retry")
         return doc
 
+    # Document -----------------------------------------------------------------
     def extract(self, data: bytes, *, source: str, doc_id: str) -> ExtractedDocument:
         doc = self.open(data, source)
-        pages: list[Page] = []
-        errors = 0
+        if doc.page_count == 0:
+            doc.close()
+            fallback = self._fallback(data, source, doc_id)
+            if fallback is not None:
+                return fallback
+            raise InputError("the PDF has 0 pages", source=source, stage="extract", hint="the page tree is broken; repair the file (e.g. qpdf) and retry")
+        raws: list[_RawPage] = []
+        finder = TableFinder(data, TableConfig(enabled=self.settings.tables))
         try:
             for i in range(doc.page_count):
-                number = i + 1
-                try:
-                    page = doc.load_page(i)
-                    text = clean_text(page.get_text("text", flags=_FLAGS))
-                except Exception as e:  # noqa: BLE001 - one bad page must not sink the file
-                    errors += 1
-                    pages.append(Page(number, "", method="error", note=f"page {number}: {e}"))
-                    continue
-                if len(text) >= self.settings.min_page_chars:
-                    pages.append(Page(number, text, method="text"))
-                else:
-                    has_images = bool(page.get_images(full=False))
-                    note = "no text layer (scanned or image-only page): needs OCR" if has_images else "no text on this page"
-                    pages.append(Page(number, "", method="empty", note=note))
+                raws.append(self._page(doc, i, finder, source))
             metadata = {k: v for k, v in (doc.metadata or {}).items() if isinstance(v, str) and v}
         finally:
+            finder.close()
             doc.close()
+        pages = self._finish(raws)
         if not any(p.text for p in pages):
-            if errors == len(pages):
-                reason = f"every page failed to parse ({pages[0].note})"
-                hint = "the file is damaged; repair or re-export it"
-            elif any(p.note.startswith("no text layer") for p in pages):
-                reason = "no text layer on any page (scanned or image-only PDF): needs OCR"
-                hint = "this pdfrag version has no OCR yet; run the PDF through an OCR tool (e.g. ocrmypdf) first"
-            else:
-                reason = "no extractable text on any page"
-                hint = "the PDF holds no text; nothing to index"
-            raise InputError(reason, source=source, stage="extract", hint=hint)
+            raise InputError(*self._why_empty(pages), source=source, stage="extract")
         return ExtractedDocument(doc_id=doc_id, source=source, pages=pages, metadata=metadata)
+
+    def _why_empty(self, pages: list[Page]) -> tuple[str, str]:
+        if all(p.method == "error" for p in pages):
+            return f"every page failed to parse ({pages[0].note})", "the file is damaged; repair or re-export it"
+        needs = [p for p in pages if p.method == "empty" and "OCR" in p.note]
+        if needs:
+            if self.reader is None:
+                return (
+                    f"no usable text layer on any page ({needs[0].note}): needs OCR",
+                    "install the OCR extra (pip install 'pdfrag[ocr]') or set extract.ocr=rapidocr",
+                )
+            return f"OCR found no text on any page ({needs[0].note})", "the scan may be blank, too small or too faint"
+        return "no extractable text on any page", "the PDF holds no text; nothing to index"
+
+    def _fallback(self, data: bytes, source: str, doc_id: str) -> ExtractedDocument | None:
+        """MuPDF sees no pages in some damaged files that pdfminer still reads."""
+        import io
+
+        try:
+            import pdfplumber
+
+            pages = []
+            with pdfplumber.open(io.BytesIO(data)) as pdf:
+                for i, p in enumerate(pdf.pages):
+                    text = clean_text(p.extract_text() or "")
+                    blocks = (Block(0, len(text), "text"),) if text else ()
+                    pages.append(Page(i + 1, text, "text" if text else "empty", "PyMuPDF found no pages; read with pdfplumber", blocks=blocks))
+        except Exception:  # noqa: BLE001 - the fallback is best effort
+            return None
+        if not any(p.text for p in pages):
+            return None
+        return ExtractedDocument(doc_id=doc_id, source=source, pages=pages, metadata={"fallback": "pdfplumber"})
+
+    # Page ---------------------------------------------------------------------
+    def _page(self, doc: pymupdf.Document, i: int, finder: TableFinder, source: str) -> _RawPage:
+        number = i + 1
+        start = time.monotonic()
+        try:
+            page = doc.load_page(i)
+            rect = page.rect
+            tp = page.get_textpage(flags=_FLAGS)
+            d = page.get_text("dict", flags=_FLAGS, textpage=tp)
+        except Exception as e:  # noqa: BLE001 - one bad page must not sink the file
+            return _RawPage(number, 0, 0, [], [], "error", f"page {number}: {e}")
+        blocks, invisible = self._blocks(d, [])
+        visible = "\n".join(r.text for r in blocks)
+        cover = self._image_cover(page) if len("".join(visible.split())) < 200 else 0.0
+        verdict = judge_page(visible, invisible, cover, blocks=[r.text for r in blocks])
+        if not verdict.ok:
+            return self._ocr_page(page, number, verdict.reason, finder, start, fallback_text=visible)
+        if not blocks:
+            return _RawPage(number, rect.width, rect.height, [], [], "empty", "no text on this page")
+        tables: list[Table] = []
+        notes = []
+        if self.settings.tables and time.monotonic() - start < self.settings.page_timeout:
+            tables = finder.find(page)
+            if tables:
+                blocks, _ = self._blocks(d, [t.bbox for t in tables if t.bbox])
+                notes.append(f"{len(tables)} table(s)")
+        regions = blocks + [
+            Region(t.bbox or (0, 0, 0, 0), t.markdown, kind="table", table_index=k, lines=len(t.rows) + 1) for k, t in enumerate(tables)
+        ]
+        method = "text"
+        if self.settings.layout and len(regions) > 1:
+            order = reading_order([r.bbox for r in regions])
+            naive = sorted(range(len(regions)), key=lambda k: (regions[k].bbox[1], regions[k].bbox[0]))
+            if order != naive:
+                notes.insert(0, "reading order by XY-cut")
+            regions = [regions[k] for k in order]
+        if notes:
+            method = "layout"
+        return _RawPage(number, rect.width, rect.height, regions, tables, method, "; ".join(notes))
+
+    def _blocks(self, d: dict, exclude: list[tuple]) -> tuple[list[Region], int]:
+        regions: list[Region] = []
+        invisible = 0
+        for b in d.get("blocks", ()):
+            if b.get("type") != 0:
+                continue
+            text = ""
+            sizes: Counter[float] = Counter()
+            bold = chars = nlines = 0
+            x0 = y0 = float("inf")
+            x1 = y1 = float("-inf")
+            for line in b.get("lines", ()):
+                parts = []
+                for s in line.get("spans", ()):
+                    t = s.get("text", "")
+                    n = len(t.strip())
+                    if not n:
+                        parts.append(t)
+                        continue
+                    if _invisible(s):
+                        invisible += n
+                        continue
+                    if exclude and _center_in(s["bbox"], exclude):
+                        continue
+                    parts.append(t)
+                    sizes[round(s.get("size", 0.0), 1)] += n
+                    chars += n
+                    if _bold(s):
+                        bold += n
+                    sx0, sy0, sx1, sy1 = s["bbox"]
+                    x0, y0, x1, y1 = min(x0, sx0), min(y0, sy0), max(x1, sx1), max(y1, sy1)
+                line_text = " ".join("".join(parts).split())
+                if not line_text:
+                    continue
+                nlines += 1
+                if not text:
+                    text = line_text
+                elif line_text.startswith(_BULLET):
+                    text += "\n" + line_text
+                else:
+                    text = join_lines(text, line_text)
+            text = clean_text(text)
+            if not text:
+                continue
+            regions.append(
+                Region((x0, y0, x1, y1), text, kind="text", size=sizes.most_common(1)[0][0] if sizes else 0.0, bold=bold > 0.6 * chars, lines=nlines)
+            )
+        return regions, invisible
+
+    @staticmethod
+    def _image_cover(page: pymupdf.Page) -> float:
+        area = abs(page.rect) or 1.0
+        try:
+            infos = page.get_image_info()
+        except Exception:  # noqa: BLE001
+            return 0.0
+        covered = sum(abs(pymupdf.Rect(x["bbox"]) & page.rect) for x in infos)
+        return min(covered / area, 1.0)
+
+    def _ocr_page(self, page: pymupdf.Page, number: int, reason: str, finder: TableFinder, start: float, fallback_text: str) -> _RawPage:
+        rect = page.rect
+        reader = self.reader
+        if reader is None:
+            note = f"{reason}: needs OCR"
+            return _RawPage(number, rect.width, rect.height, [], [], "empty", note)
+        if time.monotonic() - start > self.settings.page_timeout:
+            return _RawPage(number, rect.width, rect.height, [], [], "empty", f"{reason}: needs OCR, but the page's time limit ran out")
+        try:
+            res = reader.read(page, first_table_index=finder.count, table_config=TableConfig(enabled=self.settings.tables))
+        except Exception as e:  # noqa: BLE001 - an OCR failure degrades this page only
+            return _RawPage(number, rect.width, rect.height, [], [], "empty", f"{reason}: OCR failed ({type(e).__name__}: {e})")
+        finder.count += len(res.tables)
+        note = reason + f"; OCR read {res.lines} lines (mean confidence {res.score:.2f})"
+        if res.rotation:
+            note += f", page turned {res.rotation}°"
+        if not res.regions:
+            return _RawPage(number, res.width, res.height, [], [], "empty", reason + "; OCR found no text: needs OCR")
+        for r in res.regions:
+            r.text = clean_text(r.text)
+        regions = [r for r in res.regions if r.text]
+        return _RawPage(number, res.width, res.height, regions, res.tables, "ocr", note)
+
+    # Whole document -----------------------------------------------------------
+    def _finish(self, raws: list[_RawPage]) -> list[Page]:
+        s = self.settings
+        if s.drop_furniture:
+            _drop_furniture(raws)
+        for raw in raws:
+            raw.regions = _join_broken_words(raw.regions)
+        region_lists = [r.regions for r in raws]
+        if s.headings:
+            mark_headings(region_lists)
+        assign_heading_paths(region_lists)
+        return [_assemble(r) for r in raws]
+
+
+def _margin(r: Region, raw: _RawPage) -> bool:
+    if raw.height <= 0:
+        return False
+    cy = (r.bbox[1] + r.bbox[3]) / 2
+    return cy < raw.height * _MARGIN or cy > raw.height * (1 - _MARGIN)
+
+
+def _drop_furniture(raws: list[_RawPage]) -> None:
+    keys = [{furniture_key(r.text) for r in raw.regions if r.kind == "text" and len(r.text) <= 120 and _margin(r, raw)} for raw in raws]
+    running = repeated_furniture(keys)
+    for raw in raws:
+        kept = []
+        for r in raw.regions:
+            if r.kind == "text" and _margin(r, raw) and (is_page_number(r.text) or furniture_key(r.text) in running):
+                continue
+            kept.append(r)
+        raw.regions = kept
+
+
+def _join_broken_words(regions: list[Region]) -> list[Region]:
+    """A paragraph cut by a column break in the middle of a hyphenated word
+    ("arti-" | "cles") is one paragraph."""
+    out: list[Region] = []
+    for r in regions:
+        prev = out[-1] if out else None
+        if (
+            prev is not None and prev.kind == "text" and r.kind == "text" and r.text[:1].islower()
+            and len(prev.text) > 1 and prev.text[-1] == "-" and prev.text[-2].isalpha()
+        ):
+            prev.text = join_lines(prev.text, r.text)
+            prev.lines += r.lines
+            prev.bbox = (min(prev.bbox[0], r.bbox[0]), min(prev.bbox[1], r.bbox[1]), max(prev.bbox[2], r.bbox[2]), max(prev.bbox[3], r.bbox[3]))
+            continue
+        out.append(r)
+    return out
+
+
+def _assemble(raw: _RawPage) -> Page:
+    parts: list[str] = []
+    blocks: list[Block] = []
+    pos = 0
+    for r in raw.regions:
+        if parts:
+            parts.append("\n\n")
+            pos += 2
+        blocks.append(
+            Block(
+                pos, pos + len(r.text), r.kind, r.heading_path, level=r.level if r.kind == "heading" else 0,
+                bbox=tuple(round(float(v), 2) for v in r.bbox) if r.bbox else None,  # type: ignore[arg-type]
+                table_index=r.table_index,
+            )
+        )
+        parts.append(r.text)
+        pos += len(r.text)
+    text = "".join(parts)
+    method = raw.method
+    if not text and method in ("text", "layout"):
+        method = "empty"
+    return Page(raw.number, text, method, raw.note, blocks=tuple(blocks), tables=tuple(raw.tables))
