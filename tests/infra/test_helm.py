@@ -383,3 +383,21 @@ def test_minio_notifications_target_the_upload_endpoint(rendered: dict[str, list
     query_url = {e["name"]: e["value"] for e in c["env"]}["QUERY_URL"]
     svc = named(docs, "Service", "-query")
     assert query_url == f"http://{svc['metadata']['name']}.{NAMESPACE}.svc.cluster.local:{svc['spec']['ports'][0]['port']}"
+
+
+def test_bundled_minio_credentials_and_service_account_annotations(helm: str, offline_chart: Path, tmp_path: Path) -> None:
+    values = {
+        "milvus": {"enabled": True, "minio": {"accessKey": "bundled-user", "secretKey": "bundled-password"}},
+        "prefect-server": {"enabled": True},
+        "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/pdfrag"}},
+    }
+    docs = render_chart(helm, offline_chart, values, tmp_path)
+    data = {k: base64.b64decode(v).decode() for k, v in named(docs, "Secret", "-secrets")["data"].items()}
+    # pdfrag reaches the Milvus chart's MinIO with that chart's credentials.
+    assert (data["AWS_ACCESS_KEY_ID"], data["AWS_SECRET_ACCESS_KEY"]) == ("bundled-user", "bundled-password")
+    for sa in by_kind(docs, "ServiceAccount"):
+        assert sa["metadata"]["annotations"] == values["serviceAccount"]["annotations"]
+    # External S3 with no keys (IAM roles): no credentials in the Secret at all.
+    ext = render_chart(helm, offline_chart, {"endpoints": {"s3": {"endpointUrl": ""}}}, tmp_path)
+    assert "data" not in named(ext, "Secret", "-secrets") or not named(ext, "Secret", "-secrets")["data"]
+    assert named(ext, "ConfigMap", "-config")["data"]["PDFRAG_STORE__ENDPOINT_URL"] == ""
