@@ -16,7 +16,9 @@ stack's ``bootstrap`` service, the Helm chart's bootstrap Job).
 4. ``pdfrag deploy``: the global concurrency limits and the deployments of
    ``/app/prefect.yaml`` (the entrypoints are in the installed package);
 5. ``--index SOURCE``: ``pdfrag ingest SOURCE``, which creates the collection
-   (so the service's /ready turns 200) and indexes whatever is already there.
+   (so the service's /ready turns 200) and indexes whatever is already there,
+   embedding in this process (the embed pool's workers may be waiting for
+   this bootstrap to finish).
 
 Every step is idempotent: it runs on every ``docker compose up`` and every
 ``helm upgrade``.
@@ -131,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run(["pdfrag", "deploy"], check=True, cwd=Path(__file__).resolve().parent)
     if args.index:
         log(f"pdfrag ingest {args.index}")
-        subprocess.run(["pdfrag", "ingest", args.index], check=True)
+        # Embedding in this process: the workers of the embed deployment's pool
+        # may be waiting for this very bootstrap to finish (Compose).
+        subprocess.run(["pdfrag", "ingest", args.index], check=True, env={**os.environ, "PDFRAG_EMBED__DEPLOYMENT": ""})
     log("done")
     return 0
 

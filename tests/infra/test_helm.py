@@ -182,6 +182,9 @@ def test_gpu_resources_only_on_the_gpu_pool_kubernetes_mode(rendered: dict[str, 
         spec = pod_spec(worker)
         assert spec["serviceAccountName"] == f"{RELEASE}-pdfrag-worker"
         assert "--type" in spec["containers"][0]["args"] and "kubernetes" in spec["containers"][0]["args"]
+        env = {e["name"]: e["value"] for e in spec["containers"][0]["env"]}
+        # The worker's observer must stay inside the namespace its Role covers.
+        assert env["PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES"] == NAMESPACE == role["metadata"].get("namespace", NAMESPACE)
 
 
 def test_gpu_resources_only_on_the_gpu_worker_process_mode(rendered: dict[str, list[dict[str, Any]]]) -> None:
