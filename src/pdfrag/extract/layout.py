@@ -12,7 +12,8 @@ read band by band (left-top, right-top, left-bottom, ...). So after a
 horizontal split, neighbouring bands that both have a gutter at the same
 place are merged again, and the merged region is then cut into columns:
 full-width titles, figures and footnotes stay bands of their own, columns
-are read to their end.
+are read to their end. A band that holds text on one side of the gutter
+only (one column runs on below the other) joins the columns above it.
 
 Rows of a form or a borderless table also show "gutters" between their
 cells; cutting those into columns would read all labels, then all values.
@@ -151,7 +152,16 @@ def _merge_column_bands(boxes: Sequence[BBox], bands: list[list[int]], cfg: CutC
         if merged and g is not None and gutter is not None and min(g[1], gutter[1]) > max(g[0], gutter[0]):
             merged[-1] = merged[-1] + band
             gutter = (max(g[0], gutter[0]), min(g[1], gutter[1]))
+        elif merged and g is None and gutter is not None and all(_beside(boxes[i], gutter) for i in band):
+            # A paragraph that only one column continues (the other column
+            # ends higher, or holds a figure's labels): still the same columns.
+            merged[-1] = merged[-1] + band
         else:
             merged.append(list(band))
             gutter = g
     return merged
+
+
+def _beside(box: BBox, gutter: tuple[float, float]) -> bool:
+    """Does the box stay on one side of the gutter?"""
+    return box[2] <= gutter[1] or box[0] >= gutter[0]

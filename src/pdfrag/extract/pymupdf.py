@@ -35,10 +35,10 @@ from pdfrag.extract.clean import (
     repeated_furniture,
 )
 from pdfrag.extract.headings import Region, assign_heading_paths, mark_headings
-from pdfrag.extract.layout import reading_order
+from pdfrag.extract.layout import CutConfig, reading_order
 from pdfrag.extract.quality import judge_page
 from pdfrag.extract.tables import TableConfig, TableFinder
-from pdfrag.extract.text import join_lines
+from pdfrag.extract.text import is_rtl, join_lines
 from pdfrag.types import Block, ExtractedDocument, Page, Table
 
 pymupdf.TOOLS.mupdf_display_errors(False)
@@ -58,6 +58,7 @@ class _RawPage:
     tables: list[Table]
     method: str
     note: str = ""
+    seconds: float = 0.0
 
 
 def _invisible(span: dict) -> bool:
@@ -144,12 +145,23 @@ class PyMuPDFExtractor(Extractor):
         finder = TableFinder(data, TableConfig(enabled=self.settings.tables))
         try:
             for i in range(doc.page_count):
-                raws.append(self._page(doc, i, finder, source))
-            metadata = {k: v for k, v in (doc.metadata or {}).items() if isinstance(v, str) and v}
+                t0 = time.perf_counter()
+                raw = self._page(doc, i, finder, source)
+                raw.seconds = time.perf_counter() - t0
+                raws.append(raw)
+            metadata: dict[str, Any] = {k: v for k, v in (doc.metadata or {}).items() if isinstance(v, str) and v}
         finally:
             finder.close()
             doc.close()
+        t0 = time.perf_counter()
         pages = self._finish(raws)
+        finish = time.perf_counter() - t0
+        ocr = [r for r in raws if r.method == "ocr"]
+        text = [r for r in raws if r.method != "ocr"]
+        metadata["pdfrag_timing"] = {
+            "ocr_pages": len(ocr), "ocr_seconds": sum(r.seconds for r in ocr),
+            "text_pages": len(text), "text_seconds": sum(r.seconds for r in text) + finish,
+        }
         if not any(p.text for p in pages):
             raise InputError(*self._why_empty(pages), source=source, stage="extract")
         return ExtractedDocument(doc_id=doc_id, source=source, pages=pages, metadata=metadata)
@@ -217,7 +229,8 @@ class PyMuPDFExtractor(Extractor):
         ]
         method = "text"
         if self.settings.layout and len(regions) > 1:
-            order = reading_order([r.bbox for r in regions])
+            cut = CutConfig(rtl=is_rtl(visible))
+            order = reading_order([r.bbox for r in regions], cut)
             naive = sorted(range(len(regions)), key=lambda k: (regions[k].bbox[1], regions[k].bbox[0]))
             if order != naive:
                 notes.insert(0, "reading order by XY-cut")

@@ -6,7 +6,9 @@ Detection runs only where the page's vector graphics could form a grid
 stay fast. Cells are found and read with pdfplumber's ``lines`` strategy,
 which is exact on ruled tables in English and Chinese and about ten times
 faster than PyMuPDF's ``find_tables`` here; pdfplumber opens the PDF once
-per document, and only when a page needs it. Pages with a /Rotate are left
+per document, and only when a page needs it. Cell text comes from
+PyMuPDF's words inside each cell box (pdfplumber's own cell text is in
+visual order, which reverses right-to-left scripts). Pages with a /Rotate are left
 as text (pdfplumber reads them unrotated).
 """
 
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 import pymupdf
 
-from pdfrag.extract.text import join_lines
+from pdfrag.extract.text import is_rtl, join_lines
 from pdfrag.types import BBox, Table
 
 
@@ -74,6 +76,19 @@ def to_markdown(header: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> s
     return "\n".join(lines)
 
 
+def _words_in(words: list[tuple], box: tuple) -> str:
+    """Text of the words whose centre lies in ``box``, line by line in
+    PyMuPDF's logical order (right-to-left scripts stay in reading order,
+    which pdfplumber's visual-order cell text does not)."""
+    x0, y0, x1, y1 = box
+    lines: dict[tuple[int, int], list[str]] = {}
+    for w in words:
+        cx, cy = (w[0] + w[2]) / 2, (w[1] + w[3]) / 2
+        if x0 <= cx <= x1 and y0 <= cy <= y1:
+            lines.setdefault((w[5], w[6]), []).append(w[4])
+    return "\n".join(" ".join(ws) for _, ws in sorted(lines.items()))
+
+
 def _cell(text: str | None) -> str:
     if not text:
         return ""
@@ -101,6 +116,8 @@ def make_table(grid: list[list[str | None]], page_number: int, index: int, bbox:
         return None  # mostly empty grid: the rules of a chart or a form, not a table
     if sum(1 for r in rows if sum(1 for c in r if c) >= 2) < 2:
         return None  # fewer than two rows with two values: axes or a box, not a table
+    if is_rtl(" ".join(cells)):
+        rows = [r[::-1] for r in rows]  # right-to-left tables start at the right
     header, body = tuple(rows[0]), tuple(tuple(r) for r in rows[1:])
     return Table(index=index, page=page_number, header=header, rows=body, markdown=to_markdown(header, body), bbox=bbox, method=method)
 
@@ -139,9 +156,13 @@ class TableFinder:
         except Exception:  # noqa: BLE001 - best effort: the text stays in the page either way
             return []
         out: list[Table] = []
+        words = None
         for t in found:
+            if words is None:
+                words = page.get_text("words")
             x0, top, x1, bottom = t.bbox
-            self._add(out, t.extract(), page, (float(x0), float(top), float(x1), float(bottom)), "pdfplumber")
+            grid = [[None if c is None else _words_in(words, c) for c in row.cells] for row in t.rows]
+            self._add(out, grid, page, (float(x0), float(top), float(x1), float(bottom)), "pdfplumber")
         return out
 
     def _add(self, out: list[Table], grid, page: pymupdf.Page, bbox: BBox, method: str) -> None:

@@ -46,3 +46,15 @@ def join_lines(a: str, b: str) -> str:
 
 def _hangul(ch: str) -> bool:
     return 0xAC00 <= ord(ch) <= 0xD7AF or unicodedata.name(ch, "").startswith("HANGUL")
+
+
+def is_rtl(text: str, share: float = 0.5) -> bool:
+    """Is most of the text in a right-to-left script (Arabic, Hebrew, ...)?"""
+    strong = rtl = 0
+    for ch in text:
+        b = unicodedata.bidirectional(ch)
+        if b in ("L", "R", "AL"):
+            strong += 1
+            if b != "L":
+                rtl += 1
+    return strong > 0 and rtl / strong > share

@@ -95,6 +95,9 @@ class PageReader:
         lines = self._read(img)
         candidates = [(img, 0, lines)]
         if _vertical_share(lines) > 0.5:
+            # The recognizer turns tall crops and reads sideways lines, but
+            # their order is then lost: prefer the page turned upright.
+            candidates = []
             for k, deg in ((1, 90), (3, 270)):  # np.rot90 turns counter-clockwise
                 turned = np.ascontiguousarray(np.rot90(img, k))
                 candidates.append((turned, deg, self._read(turned)))
