@@ -187,7 +187,7 @@ class Ours:
             doc = self.ex.extract(data, source=name, doc_id="")
         except PdfragError:
             return "", 0
-        t = doc.metadata.get("pdfrag_timing", {})
+        t = doc.stats
         self.text_pages += t.get("text_pages", 0)
         self.ocr_pages += t.get("ocr_pages", 0)
         self.text_seconds += t.get("text_seconds", 0.0)

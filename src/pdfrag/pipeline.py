@@ -345,7 +345,14 @@ def _source_prefix(source: str) -> str:
 
 def _page_stats(t: pa.Table) -> dict[str, Any]:
     methods = t.column("method").to_pylist()
-    return {"pages": t.num_rows, "text_pages": sum(1 for m in methods if m == "text"), "empty_pages": sum(1 for m in methods if m != "text")}
+    texts = t.column("text").to_pylist()
+    return {
+        "pages": t.num_rows,
+        "text_pages": sum(1 for x in texts if x),
+        "empty_pages": sum(1 for x in texts if not x),
+        "ocr_pages": sum(1 for m in methods if m == "ocr"),
+        "layout_pages": sum(1 for m in methods if m == "layout"),
+    }
 
 
 _PIPELINES: dict[str, Pipeline] = {}

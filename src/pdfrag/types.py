@@ -60,7 +60,8 @@ class ExtractedDocument:
     doc_id: str
     source: str
     pages: list[Page]
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)  # the PDF's own (title, author, ...)
+    stats: dict[str, Any] = field(default_factory=dict)  # how extraction went (pages by method, seconds)
 
     @property
     def text_pages(self) -> int:

@@ -25,6 +25,7 @@ class Region:
     lines: int = 1
     level: int = 0
     table_index: int | None = None  # into the page's tables
+    rotated: bool = False  # text not written left to right (margin notes, stamps): kept out of the XY-cut
     heading_path: tuple[str, ...] = field(default=())
 
 

@@ -111,10 +111,12 @@ def _is_rows(boxes: Sequence[BBox], parts: list[list[int]]) -> bool:
         y0, y1 = boxes[i][1], boxes[i][3]
         h = max(y1 - y0, 1e-3)
         for j in right:
+            hj = max(boxes[j][3] - boxes[j][1], 1e-3)
+            # Same row: tops aligned and the boxes overlap for most of the
+            # taller one's height. Paragraphs in neighbouring columns may
+            # overlap a lot, but rarely start at the same height, box after box.
             overlap = min(y1, boxes[j][3]) - max(y0, boxes[j][1])
-            # Same row: the boxes overlap for most of the taller one's height
-            # (a tall paragraph beside several short ones is a column).
-            if overlap > 0.6 * max(h, boxes[j][3] - boxes[j][1]):
+            if abs(boxes[j][1] - y0) <= 0.25 * min(h, hj) + 2 and overlap > 0.6 * max(h, hj):
                 paired += 1
                 break
     return paired >= 0.6 * len(left) and paired >= 2

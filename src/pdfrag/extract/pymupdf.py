@@ -18,6 +18,7 @@ gets its heading path.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from pdfrag.extract.clean import (
     is_page_number,
     repeated_furniture,
 )
-from pdfrag.extract.headings import Region, assign_heading_paths, mark_headings
+from pdfrag.extract.headings import Region, assign_heading_paths, body_size, mark_headings
 from pdfrag.extract.layout import CutConfig, reading_order
 from pdfrag.extract.quality import judge_page
 from pdfrag.extract.tables import TableConfig, TableFinder
@@ -59,6 +60,8 @@ class _RawPage:
     method: str
     note: str = ""
     seconds: float = 0.0
+    rtl: bool = False
+    ordered: bool = False  # regions already in reading order (OCR pages)
 
 
 def _invisible(span: dict) -> bool:
@@ -149,7 +152,7 @@ class PyMuPDFExtractor(Extractor):
                 raw = self._page(doc, i, finder, source)
                 raw.seconds = time.perf_counter() - t0
                 raws.append(raw)
-            metadata: dict[str, Any] = {k: v for k, v in (doc.metadata or {}).items() if isinstance(v, str) and v}
+            metadata = {k: v for k, v in (doc.metadata or {}).items() if isinstance(v, str) and v}
         finally:
             finder.close()
             doc.close()
@@ -158,13 +161,13 @@ class PyMuPDFExtractor(Extractor):
         finish = time.perf_counter() - t0
         ocr = [r for r in raws if r.method == "ocr"]
         text = [r for r in raws if r.method != "ocr"]
-        metadata["pdfrag_timing"] = {
+        stats = {
             "ocr_pages": len(ocr), "ocr_seconds": sum(r.seconds for r in ocr),
             "text_pages": len(text), "text_seconds": sum(r.seconds for r in text) + finish,
         }
         if not any(p.text for p in pages):
             raise InputError(*self._why_empty(pages), source=source, stage="extract")
-        return ExtractedDocument(doc_id=doc_id, source=source, pages=pages, metadata=metadata)
+        return ExtractedDocument(doc_id=doc_id, source=source, pages=pages, metadata=metadata, stats=stats)
 
     def _why_empty(self, pages: list[Page]) -> tuple[str, str]:
         if all(p.method == "error" for p in pages):
@@ -227,17 +230,7 @@ class PyMuPDFExtractor(Extractor):
         regions = blocks + [
             Region(t.bbox or (0, 0, 0, 0), t.markdown, kind="table", table_index=k, lines=len(t.rows) + 1) for k, t in enumerate(tables)
         ]
-        method = "text"
-        if self.settings.layout and len(regions) > 1:
-            cut = CutConfig(rtl=is_rtl(visible))
-            order = reading_order([r.bbox for r in regions], cut)
-            naive = sorted(range(len(regions)), key=lambda k: (regions[k].bbox[1], regions[k].bbox[0]))
-            if order != naive:
-                notes.insert(0, "reading order by XY-cut")
-            regions = [regions[k] for k in order]
-        if notes:
-            method = "layout"
-        return _RawPage(number, rect.width, rect.height, regions, tables, method, "; ".join(notes))
+        return _RawPage(number, rect.width, rect.height, regions, tables, "layout" if notes else "text", "; ".join(notes), rtl=is_rtl(visible))
 
     def _blocks(self, d: dict, exclude: list[tuple]) -> tuple[list[Region], int]:
         regions: list[Region] = []
@@ -248,6 +241,7 @@ class PyMuPDFExtractor(Extractor):
             text = ""
             sizes: Counter[float] = Counter()
             bold = chars = nlines = 0
+            sideways = 0
             x0 = y0 = float("inf")
             x1 = y1 = float("-inf")
             for line in b.get("lines", ()):
@@ -274,6 +268,8 @@ class PyMuPDFExtractor(Extractor):
                 if not line_text:
                     continue
                 nlines += 1
+                if abs(line.get("dir", (1.0, 0.0))[0]) < 0.7:
+                    sideways += 1
                 if not text:
                     text = line_text
                 elif line_text.startswith(_BULLET):
@@ -284,7 +280,10 @@ class PyMuPDFExtractor(Extractor):
             if not text:
                 continue
             regions.append(
-                Region((x0, y0, x1, y1), text, kind="text", size=sizes.most_common(1)[0][0] if sizes else 0.0, bold=bold > 0.6 * chars, lines=nlines)
+                Region(
+                    (x0, y0, x1, y1), text, kind="text", size=sizes.most_common(1)[0][0] if sizes else 0.0, bold=bold > 0.6 * chars,
+                    lines=nlines, rotated=sideways > nlines / 2,
+                )
             )
         return regions, invisible
 
@@ -319,14 +318,17 @@ class PyMuPDFExtractor(Extractor):
         for r in res.regions:
             r.text = clean_text(r.text)
         regions = [r for r in res.regions if r.text]
-        return _RawPage(number, res.width, res.height, regions, res.tables, "ocr", note)
+        return _RawPage(number, res.width, res.height, regions, res.tables, "ocr", note, ordered=True)
 
     # Whole document -----------------------------------------------------------
     def _finish(self, raws: list[_RawPage]) -> list[Page]:
         s = self.settings
         if s.drop_furniture:
             _drop_furniture(raws)
+        body = body_size([r.regions for r in raws])
         for raw in raws:
+            if s.layout and not raw.ordered:
+                _order(raw, body)
             raw.regions = _join_broken_words(raw.regions)
         region_lists = [r.regions for r in raws]
         if s.headings:
@@ -352,6 +354,40 @@ def _drop_furniture(raws: list[_RawPage]) -> None:
                 continue
             kept.append(r)
         raw.regions = kept
+
+
+def _order(raw: _RawPage, body: float) -> None:
+    """Reading order by XY-cut (after running headers and footers are gone,
+    so they cannot bridge a gutter); sideways text goes last."""
+    upright = [r for r in raw.regions if not r.rotated]
+    sideways = [r for r in raw.regions if r.rotated]
+    if len(upright) > 1:
+        order = reading_order([r.bbox for r in upright], CutConfig(rtl=raw.rtl))
+        naive = sorted(range(len(upright)), key=lambda k: (upright[k].bbox[1], upright[k].bbox[0]))
+        if order != naive and raw.method in ("text", "layout"):
+            raw.method = "layout"
+            raw.note = "; ".join(x for x in ("reading order by XY-cut", raw.note) if x)
+        upright = [upright[k] for k in order]
+        notes = _footnotes(upright, raw.height, body)
+        if notes:
+            upright = [r for r in upright if id(r) not in notes] + [r for r in upright if id(r) in notes]
+    raw.regions = upright + sideways
+
+
+_FOOTNOTE = re.compile(r"^\s*(?:\d{1,3}|[*†‡§¶]+|\[\d{1,3}\])\s*\S")
+
+
+def _footnotes(regions: list[Region], height: float, body: float) -> set[int]:
+    """Footnotes: smaller type than the document's body text, opening with a
+    note marker, in the lower part of the page. They go after the body so
+    that a paragraph running from one column into the next is not cut by
+    the notes at the foot of the first."""
+    if body <= 0 or height <= 0:
+        return set()
+    return {
+        id(r) for r in regions
+        if r.kind == "text" and 0 < r.size <= body * 0.9 and r.bbox[1] > height * 0.45 and _FOOTNOTE.match(r.text)
+    }
 
 
 def _join_broken_words(regions: list[Region]) -> list[Region]:
