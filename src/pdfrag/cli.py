@@ -208,6 +208,60 @@ def extract(
 
 
 @app.command()
+def chunk(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="a PDF, or a text or Markdown file (one page)"),
+    chunker: Optional[str] = typer.Option(None, "--chunker", help="fixed, recursive, semantic or structure (default: chunk.chunker)"),
+    size: Optional[int] = typer.Option(None, "--size", help="chunk size (chunk.size)"),
+    overlap: Optional[int] = typer.Option(None, "--overlap", help="overlap (chunk.overlap)"),
+    as_json: bool = typer.Option(False, "--json", help='print {"file", "doc_id", "chunker", "chunks": [...]} on stdout'),
+) -> None:
+    """Show the chunks a file gives, as ingest would make them: token counts,
+    pages, offsets, heading paths."""
+    from pdfrag.identity import doc_id_of_bytes
+    from pdfrag.pipeline import Pipeline
+    from pdfrag.types import Page
+
+    settings = _settings({"chunk.chunker": chunker, "chunk.size": size, "chunk.overlap": overlap})
+    data = file.read_bytes()
+    doc_id = doc_id_of_bytes(data)
+    p = Pipeline(settings)
+    try:
+        if data[:5] == b"%PDF-" or file.suffix.lower() == ".pdf":
+            pages = p.extractor.extract(data, source=str(file), doc_id=doc_id).pages
+        else:
+            pages = [Page(1, data.decode("utf-8", errors="replace"))]
+        chunks = p.chunker.chunk(doc_id, pages, p.pipeline_id)
+    except PdfragError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2 if isinstance(e, ConfigError) else 1) from e
+    if as_json:
+        print(json.dumps({
+            "file": str(file), "doc_id": doc_id, "chunker": p.chunker.config(),
+            "chunks": [
+                {
+                    "chunk_id": c.chunk_id, "index": c.chunk_index, "page_start": c.page_start, "page_end": c.page_end,
+                    "char_start": c.char_start, "char_end": c.char_end, "token_count": c.token_count,
+                    "heading_path": list(c.heading_path), "text": c.text, "metadata": c.metadata,
+                }
+                for c in chunks
+            ],
+        }, ensure_ascii=False))
+        return
+    for c in chunks:
+        pages_ = f"p. {c.page_start}" if c.page_start == c.page_end else f"pp. {c.page_start}-{c.page_end}"
+        path = " > ".join(c.heading_path)
+        out.print(f"[bold]#{c.chunk_index}[/bold]  {pages_}  chars {c.char_start}-{c.char_end}  [cyan]{c.token_count} tokens[/cyan]" + (f"  [dim]{path}[/dim]" if path else ""), highlight=False)
+        snippet = " ".join(c.text.split())
+        out.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", highlight=False)
+    n = [c.token_count for c in chunks]
+    cfg = p.chunker.config()
+    err.print(
+        f"{len(chunks)} chunks from {len(pages)} page(s) by the {cfg['chunker']} chunker (size {cfg.get('size')}, at most {p.chunker.max_tokens} tokens)"
+        + (f"; tokens min {min(n)}, mean {sum(n) / len(n):.0f}, max {max(n)}" if n else "")
+    )
+
+
+@app.command()
 def search(
     query: str = typer.Argument(..., help="what to look for"),
     k: int = typer.Option(5, "-k", "--top-k", min=1, max=100, help="number of results"),
