@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -10,10 +11,16 @@ import numpy as np
 
 from pdfrag.embed.profiles import ModelProfile
 
+log = logging.getLogger(__name__)
+
 
 class Embedder(ABC):
     backend: ClassVar[str]
     profile: ModelProfile
+    # Texts embedded so far that were longer than the model's limit (their
+    # tails were cut off); each batch with any is also logged as a warning.
+    truncated: int = 0
+    max_batch_tokens: int = 16384
 
     @property
     def dimension(self) -> int:
@@ -37,20 +44,46 @@ class Embedder(ABC):
         texts = [self.profile.query_prefix + t for t in texts]
         return self._batched(texts, batch_size, None)
 
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Tokens of each (prefixed) text as the model sees it, special
+        tokens included, before any truncation."""
+        from pdfrag.embed.tokens import _load
+
+        tok = _load(str(self.profile.path))
+        return [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=True)]
+
     def _batched(self, texts: list[str], batch_size: int, progress: Callable[[int], None] | None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        # Sort by length so each batch pads little; restore order after.
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+        lengths = self.token_counts(texts)
+        self._check_lengths(lengths)
+        # Sort by token count so each batch pads little; restore order after.
+        order = np.argsort([-n for n in lengths], kind="stable")
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        step = max(batch_size, 1) * 4  # hand the backend a few batches at a time
-        for start in range(0, len(texts), step):
-            idx = order[start : start + step]
-            vecs = self._encode([texts[i] for i in idx], batch_size)
+        start = 0
+        while start < len(texts):
+            # Long texts go in smaller batches: at most max_batch_tokens per
+            # forward pass bounds the memory that attention takes.
+            longest = min(lengths[order[start]], self.profile.max_tokens)
+            size = max(1, min(max(batch_size, 1), self.max_batch_tokens // max(longest, 1)))
+            idx = order[start : start + size * 4]  # hand the backend a few batches at a time
+            vecs = self._encode([texts[i] for i in idx], size)
             out[idx] = vecs
             if progress:
                 progress(len(idx))
+            start += len(idx)
         return normalize(out)
+
+    def _check_lengths(self, lengths: list[int]) -> None:
+        limit = self.profile.max_tokens
+        over = [n for n in lengths if n > limit]
+        if over:
+            self.truncated += len(over)
+            log.warning(
+                "%d of %d texts are longer than %s's limit of %d tokens (the longest has %d): only their first %d tokens are "
+                "embedded; use smaller chunks (pdfrag's chunker keeps every chunk within the limit)",
+                len(over), len(lengths), self.profile.name, limit, max(over), limit,
+            )
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:

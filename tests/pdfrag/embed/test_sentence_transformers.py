@@ -19,7 +19,7 @@ from pdfrag.errors import ConfigError
 
 @pytest.fixture(scope="module")
 def embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(get_profile("all-MiniLM-L6-v2"), device="cpu")
+    return SentenceTransformerEmbedder(get_profile("all-MiniLM-L6-v2"), device="cpu", precision="fp32")
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
@@ -38,7 +38,7 @@ def test_model_loads_offline_on_cpu(embedder: SentenceTransformerEmbedder) -> No
     assert embedder.dimension == 384
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     cfg = embedder.config()
-    assert cfg == {"backend": "sentence-transformers", "model": "all-MiniLM-L6-v2", "dimension": 384, "metric": "COSINE", "max_tokens": 256}
+    assert cfg == {"backend": "torch", "model": "all-MiniLM-L6-v2", "dimension": 384, "metric": "COSINE", "max_tokens": 256}
 
 
 @pytest.mark.integration
@@ -96,10 +96,11 @@ def test_empty_list(embedder: SentenceTransformerEmbedder) -> None:
 
 @pytest.mark.integration
 def test_get_embedder_is_cached() -> None:
-    a = get_embedder(EmbedSettings(device="cpu"))
-    b = get_embedder(EmbedSettings(device="cpu", batch_size=8))
+    a = get_embedder(EmbedSettings(device="cpu", backend="torch"))
+    b = get_embedder(EmbedSettings(device="cpu", backend="torch", batch_size=8))
     assert a is b
     assert isinstance(a, SentenceTransformerEmbedder)
+    assert get_embedder(EmbedSettings(device="cpu", backend="torch-bf16")) is not a
 
 
 def test_resolve_device() -> None:
