@@ -84,8 +84,21 @@ class ChunkSettings(BaseModel):
 
 
 class EmbedSettings(BaseModel):
-    model: str = Field("all-MiniLM-L6-v2", description="model profile name or a local model folder")
+    model: str = Field(
+        "all-MiniLM-L6-v2", description="all-MiniLM-L6-v2 (English), multilingual-e5-small (Chinese, mixed), or a local model folder"
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # How the model runs (see pdfrag.embed.backends): torch = sentence-
+    # transformers fp32; torch-bf16 = the same under bf16 autocast (fast on
+    # CPUs with AVX512_BF16 or AMX); torch-fp16 = half precision on a CUDA
+    # GPU; onnx / onnx-int8 = ONNX Runtime fp32 / dynamic int8, exported once
+    # into models_dir. auto: torch-fp16 on a GPU, torch-bf16 on a CPU with
+    # native bf16, else onnx.
+    backend: Literal["auto", "torch", "torch-bf16", "torch-fp16", "onnx", "onnx-int8"] = "auto"
+    # CPU threads for embedding; 0: one per available core.
+    threads: int = Field(0, ge=0)
+    # Converted and exported models; empty: <home>/models.
+    models_dir: str = ""
     batch_size: int = Field(64, ge=1)
     # Name of the Prefect deployment that embeds on the GPU pool
     # ("embed/embed"); empty embeds in-process, through the same code.
@@ -231,6 +244,8 @@ class Settings(BaseSettings):
         if self.model:
             self.embed.model = self.model
         self.home = self.home.expanduser().absolute()
+        if not self.embed.models_dir:
+            self.embed.models_dir = str(self.home / "models")
 
     # Resolved locations --------------------------------------------------
     @property
@@ -273,6 +288,8 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings()
     # Merge overrides over what env/file give, section by section.
     base = Settings().model_dump()
+    if "home" in nested and not nested.get("embed", {}).get("models_dir"):
+        base["embed"]["models_dir"] = ""  # follows the new home (below)
     for k, v in nested.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):
             base[k].update(v)
@@ -283,8 +300,11 @@ def load_settings(**overrides: Any) -> Settings:
 
 def _from_dict(data: dict[str, Any]) -> Settings:
     # Construct without re-reading env/file, so overrides win.
+    home = Path(data["home"]).expanduser().absolute()
+    if not data["embed"].get("models_dir"):
+        data["embed"]["models_dir"] = str(home / "models")
     return Settings.model_construct(**{
-        "home": Path(data["home"]).expanduser().absolute(),
+        "home": home,
         "extract": ExtractSettings.model_validate(data["extract"]),
         "chunk": ChunkSettings.model_validate(data["chunk"]),
         "embed": EmbedSettings.model_validate(data["embed"]),

@@ -74,7 +74,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.profile: ModelProfile = get_profile(settings.embed.model)
+        self.profile: ModelProfile = get_profile(settings.embed.model, settings.embed.models_dir or None)
         self._lock = threading.Lock()
 
     # Resources -------------------------------------------------------------
