@@ -33,7 +33,6 @@ BBox = tuple[float, float, float, float]
 class CutConfig:
     min_gutter: float = 6.0  # points of whitespace between columns
     min_gap: float = 1.0  # points of whitespace between bands
-    row_pairing: float = 0.6  # share of left boxes with a same-row partner that makes a "table", not columns
     rtl: bool = False
 
 
@@ -116,10 +115,13 @@ def _is_rows(boxes: Sequence[BBox], parts: list[list[int]]) -> bool:
             # taller one's height. Paragraphs in neighbouring columns may
             # overlap a lot, but rarely start at the same height, box after box.
             overlap = min(y1, boxes[j][3]) - max(y0, boxes[j][1])
-            if abs(boxes[j][1] - y0) <= 0.25 * min(h, hj) + 2 and overlap > 0.6 * max(h, hj):
+            tol = 0.25 * min(h, hj) + 2
+            if abs(boxes[j][1] - y0) <= tol and abs(boxes[j][3] - y1) <= tol and overlap > 0.6 * max(h, hj):
                 paired += 1
                 break
-    return paired >= 0.6 * len(left) and paired >= 2
+    # Columns often start level and may match once more by chance: rows need
+    # at least three pairs and most of the left side paired.
+    return paired >= 0.75 * len(left) and paired >= 3
 
 
 def _bands(boxes: Sequence[BBox], idx: list[int], cfg: CutConfig) -> list[list[int]]:

@@ -18,7 +18,6 @@ gets its heading path.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from pdfrag.extract.clean import (
     is_page_number,
     repeated_furniture,
 )
-from pdfrag.extract.headings import Region, assign_heading_paths, body_size, mark_headings
+from pdfrag.extract.headings import Region, assign_heading_paths, mark_headings
 from pdfrag.extract.layout import CutConfig, reading_order
 from pdfrag.extract.quality import judge_page
 from pdfrag.extract.tables import TableConfig, TableFinder
@@ -325,10 +324,9 @@ class PyMuPDFExtractor(Extractor):
         s = self.settings
         if s.drop_furniture:
             _drop_furniture(raws)
-        body = body_size([r.regions for r in raws])
         for raw in raws:
             if s.layout and not raw.ordered:
-                _order(raw, body)
+                _order(raw)
             raw.regions = _join_broken_words(raw.regions)
         region_lists = [r.regions for r in raws]
         if s.headings:
@@ -356,7 +354,7 @@ def _drop_furniture(raws: list[_RawPage]) -> None:
         raw.regions = kept
 
 
-def _order(raw: _RawPage, body: float) -> None:
+def _order(raw: _RawPage) -> None:
     """Reading order by XY-cut (after running headers and footers are gone,
     so they cannot bridge a gutter); sideways text goes last."""
     upright = [r for r in raw.regions if not r.rotated]
@@ -368,26 +366,7 @@ def _order(raw: _RawPage, body: float) -> None:
             raw.method = "layout"
             raw.note = "; ".join(x for x in ("reading order by XY-cut", raw.note) if x)
         upright = [upright[k] for k in order]
-        notes = _footnotes(upright, raw.height, body)
-        if notes:
-            upright = [r for r in upright if id(r) not in notes] + [r for r in upright if id(r) in notes]
     raw.regions = upright + sideways
-
-
-_FOOTNOTE = re.compile(r"^\s*(?:\d{1,3}|[*†‡§¶]+|\[\d{1,3}\])\s*\S")
-
-
-def _footnotes(regions: list[Region], height: float, body: float) -> set[int]:
-    """Footnotes: smaller type than the document's body text, opening with a
-    note marker, in the lower part of the page. They go after the body so
-    that a paragraph running from one column into the next is not cut by
-    the notes at the foot of the first."""
-    if body <= 0 or height <= 0:
-        return set()
-    return {
-        id(r) for r in regions
-        if r.kind == "text" and 0 < r.size <= body * 0.9 and r.bbox[1] > height * 0.45 and _FOOTNOTE.match(r.text)
-    }
 
 
 def _join_broken_words(regions: list[Region]) -> list[Region]:

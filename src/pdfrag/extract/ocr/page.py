@@ -95,9 +95,6 @@ class PageReader:
         lines = self._read(img)
         candidates = [(img, 0, lines)]
         if _vertical_share(lines) > 0.5:
-            # The recognizer turns tall crops and reads sideways lines, but
-            # their order is then lost: prefer the page turned upright.
-            candidates = []
             for k, deg in ((1, 90), (3, 270)):  # np.rot90 turns counter-clockwise
                 turned = np.ascontiguousarray(np.rot90(img, k))
                 candidates.append((turned, deg, self._read(turned)))
@@ -106,7 +103,9 @@ class PageReader:
             if not lines or mean < 0.9:
                 turned = np.ascontiguousarray(np.rot90(img, 2))
                 candidates.append((turned, 180, self._read(turned)))
-        return max(candidates, key=lambda c: _quality(c[2]))
+        # The recognizer turns tall crops and reads sideways lines too, but
+        # their order is then lost: text read sideways counts for less.
+        return max(candidates, key=lambda c: _quality(c[2]) * (1.0 - 0.5 * _vertical_share(c[2])))
 
     # Page -------------------------------------------------------------------
     def read(self, page: pymupdf.Page, first_table_index: int = 0, table_config: TableConfig | None = None) -> OcrPage:

@@ -1,0 +1,22 @@
+from pdfrag.extract.clean import clean_text, furniture_key, is_page_number, repeated_furniture
+
+
+def test_clean_text_strips_tags_and_expands_ligatures():
+    assert clean_text("<b>Bold</b> and a <span class='x'>span</span>") == "Bold and a span"
+    assert clean_text("a < b and c > d") == "a < b and c > d"  # not tags
+    assert clean_text("\ufb01nal e\ufb00ect") == "final effect"
+    assert clean_text("中文，全角标点。") == "中文，全角标点。"
+
+
+def test_page_numbers():
+    for s in ("12", "Page 3", "page 3 of 10", "- 7 -", "iv", "3 / 12", "第 5 页"):
+        assert is_page_number(s), s
+    for s in ("12 Angry Men", "Chapter 3", "2021 annual report"):
+        assert not is_page_number(s), s
+
+
+def test_running_headers_need_repetition():
+    keys = [{furniture_key(f"Federal Register / Vol. 85, No. 152 / page {i}"), furniture_key(f"unique {c}")} for i, c in zip(range(5), "abcde", strict=True)]
+    running = repeated_furniture(keys)
+    assert running == {furniture_key("Federal Register / Vol. 85, No. 152 / page 1")}
+    assert repeated_furniture([{"x"}]) == set()  # one page: nothing repeats
