@@ -290,6 +290,8 @@ def load_settings(**overrides: Any) -> Settings:
     base = Settings().model_dump()
     if "home" in nested and not nested.get("embed", {}).get("models_dir"):
         base["embed"]["models_dir"] = ""  # follows the new home (below)
+    if nested.get("embed", {}).get("model") and "model" not in nested:
+        base["model"] = None  # --model beats PDFRAG_MODEL from the environment
     for k, v in nested.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):
             base[k].update(v)
