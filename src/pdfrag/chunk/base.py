@@ -304,7 +304,7 @@ class Chunker(ABC):
             pp = p.heading_path if p.heading_path is not None else doc.heading_path_at(p.start)
             path = common_prefix(qp, pp)
             ctx = self.context_for(doc.text, a, b, path)
-        return Piece(a, b, path, ctx, {**q.meta, **p.meta})
+        return Piece(a, b, path, ctx, merge_meta(q.meta, p.meta))
 
     def _fits(self, text: str, p: Piece, m: Measure, tokens: TokenIndex) -> bool:
         if m.count(p.start, p.end) > self.size:
@@ -345,6 +345,18 @@ class Chunker(ABC):
         if mid <= a or mid >= b:
             mid = (a + b) // 2
         return [*self._hard_split(text, p, a, mid, tokens), *self._hard_split(text, p, mid, b, tokens)]
+
+
+def merge_meta(x: dict[str, Any], y: dict[str, Any]) -> dict[str, Any]:
+    """Metadata of two merged pieces: lists joined (without repeats), other
+    values from the second."""
+    out = dict(x)
+    for k, v in y.items():
+        if isinstance(v, list) and isinstance(out.get(k), list):
+            out[k] = out[k] + [e for e in v if e not in out[k]]
+        else:
+            out[k] = v
+    return out
 
 
 def common_prefix(x: tuple[str, ...], y: tuple[str, ...]) -> tuple[str, ...]:

@@ -2,10 +2,15 @@
 and hard minimum and maximum sizes (popular semantic splitters have none).
 
 1. The text is cut into sentences (``. ! ?`` followed by space, ``。！？；``,
-   blank lines); a sentence longer than ``sentence_tokens`` is cut further
-   (lines, clauses, words); fragments of a few tokens join the next one.
-2. Each sentence is embedded, with ``window`` sentences of context on each
-   side when ``window > 0``; neighbours are compared by cosine similarity.
+   blank lines); a sentence longer than ``sentence_tokens`` (default 50, or
+   half the size when that is smaller; the pieces Chroma's
+   ClusterSemanticChunker works on are 50 tokens) is cut into even parts
+   (at lines, clauses, words); fragments of a few tokens join a neighbour.
+2. Each sentence is embedded and neighbours are compared by cosine
+   similarity. With ``window > 0`` the ``window`` sentences before a
+   boundary (it included) are compared with as many after it; ``dp`` and
+   ``cluster`` then embed each sentence with ``window`` sentences on each
+   side.
 3. Boundaries, by ``breakpoint``:
 
    - ``threshold``: where the similarity of neighbours falls below
@@ -86,7 +91,7 @@ class SemanticChunker(Chunker):
         self.breakpoint = breakpoint
         self.threshold = threshold if threshold is not None else DEFAULT_THRESHOLDS[breakpoint]
         self.window = window
-        self.sentence_tokens = sentence_tokens or max(8, size // 4)
+        self.sentence_tokens = sentence_tokens or max(8, min(size // 2, 50))
         if not 1 <= self.sentence_tokens <= size:
             raise ValueError(f"sentence_tokens ({self.sentence_tokens}) must be between 1 and size ({size})")
         self.batch_size = batch_size
@@ -119,19 +124,31 @@ class SemanticChunker(Chunker):
                 start = m.end()
         if start < len(text):
             out.extend(self._fit(text, start, len(text), tokens))
-        # Fragments ("1.", "Fig.", a lone heading word) join the next sentence.
+        out = [u for u in out if text[u[0] : u[1]].strip()] or [(0, len(text))]
+        # Fragments ("1.", "Fig.", a lone heading word) join the next
+        # sentence, or else the one before, when the union fits.
         units: list[tuple[int, int]] = []
         for a, b in out:
-            if units and tokens.count(*units[-1]) < _FRAGMENT_TOKENS and tokens.count(units[-1][0], b) <= self.sentence_tokens:
-                units[-1] = (units[-1][0], b)
+            pa, pb = units[-1] if units else (0, 0)
+            if units and tokens.count(pa, pb) < _FRAGMENT_TOKENS and "\n\n" not in text[pa:pb] and tokens.count(pa, b) <= self.sentence_tokens:
+                units[-1] = (pa, b)
             else:
                 units.append((a, b))
-        return [u for u in units if text[u[0] : u[1]].strip()] or [(0, len(text))]
+        merged: list[tuple[int, int]] = []
+        for a, b in units:
+            if merged and tokens.count(a, b) < _FRAGMENT_TOKENS and tokens.count(merged[-1][0], b) <= self.sentence_tokens:
+                merged[-1] = (merged[-1][0], b)
+            else:
+                merged.append((a, b))
+        return merged
 
     def _fit(self, text: str, a: int, b: int, tokens: TokenIndex) -> list[tuple[int, int]]:
-        if tokens.count(a, b) <= self.sentence_tokens:
+        n = tokens.count(a, b)
+        if n <= self.sentence_tokens:
             return [(a, b)]
-        return self._splitter.split_range(text, a, b, tokens)
+        # Even parts (35 tokens: 18 + 17, not 32 + 3).
+        parts = -(-n // self.sentence_tokens)
+        return self._splitter.split_range(text, a, b, tokens, size=-(-n // parts))
 
     # Splitting -------------------------------------------------------------
     def split(self, text: str, tokens: TokenIndex) -> list[tuple[int, int]]:
@@ -140,7 +157,7 @@ class SemanticChunker(Chunker):
         units = [(0 if i == 0 else a, units[i + 1][0] if i + 1 < len(units) else len(text)) for i, (a, _) in enumerate(units)]
         if len(units) == 1:
             return units
-        vecs = self._embed(text, units)
+        vecs = self._embed(text, units, self.window, self.window)
         # Tokens before each unit boundary: units i..j hold edges[j + 1] - edges[i].
         edges = np.searchsorted(np.asarray(tokens.starts, dtype=np.int64), [u[0] for u in units] + [len(text)], side="left")
         size_of = lambda i, j: int(edges[j + 1] - edges[i])  # noqa: E731 - units i..j inclusive
@@ -149,7 +166,13 @@ class SemanticChunker(Chunker):
         elif self.breakpoint == "cluster":
             groups = self._cluster(vecs, size_of, len(units))
         else:
-            sims = np.einsum("ij,ij->i", vecs[:-1], vecs[1:])
+            if self.window:
+                # The ``window`` sentences before a boundary against those after it.
+                before = self._embed(text, units, self.window, 0)
+                after = self._embed(text, units, 0, self.window)
+                sims = np.einsum("ij,ij->i", before[:-1], after[1:])
+            else:
+                sims = np.einsum("ij,ij->i", vecs[:-1], vecs[1:])
             cuts = self._breakpoints(sims)
             groups, start = [], 0
             for k in cuts:  # a cut after unit k
@@ -160,9 +183,10 @@ class SemanticChunker(Chunker):
         groups = self._bound(groups, 1.0 - sims, size_of)
         return [(units[i][0], units[j][1]) for i, j in groups]
 
-    def _embed(self, text: str, units: list[tuple[int, int]]) -> np.ndarray:
-        n, w = len(units), self.window
-        texts = [text[units[max(0, i - w)][0] : units[min(n - 1, i + w)][1]].strip() for i in range(n)]
+    def _embed(self, text: str, units: list[tuple[int, int]], back: int, ahead: int) -> np.ndarray:
+        """Vectors of each unit with ``back`` units before it and ``ahead`` after."""
+        n = len(units)
+        texts = [text[units[max(0, i - back)][0] : units[min(n - 1, i + ahead)][1]].strip() for i in range(n)]
         return np.asarray(self.embedder.embed_documents(texts, batch_size=self.batch_size), dtype=np.float32)
 
     def _breakpoints(self, sims: np.ndarray) -> list[int]:

@@ -19,6 +19,10 @@ path as context.
   document; the context is in ``Chunk.metadata["embed_text"]`` (what gets
   embedded) and the path in ``Chunk.heading_path``.
 
+``Chunk.metadata["tables"]`` lists the tables (their position among the
+document's tables) a chunk holds; ``table_part`` numbers the parts of a split
+table.
+
 Blocks come from the extractor (``Page.blocks``); pages without blocks get
 them from Markdown or wikitext headings and pipe tables in their text.
 """
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pdfrag.chunk.base import Chunker, DocBlock, DocumentText, Piece, TokenIndex, common_prefix
+from pdfrag.chunk.base import Chunker, DocBlock, DocumentText, Piece, TokenIndex, common_prefix, merge_meta
 from pdfrag.chunk.markdown import heading_of, is_separator_row, is_table_line
 from pdfrag.chunk.recursive import RecursiveChunker
 from pdfrag.embed.tokens import ModelTokenizer
@@ -87,7 +91,7 @@ class StructureChunker(Chunker):
         for a, b, path, tables in _sections(doc):
             ctx = self.context_for(doc.text, a, b, path)
             if self._fits_budget(ctx, tokens.count(a, b)):
-                out.append((Piece(a, b, path, ctx), True))
+                out.append((Piece(a, b, path, ctx, {"tables": [_table_no(doc, t) for t in tables]} if tables else {}), True))
             else:
                 out.extend((p, False) for p in self._within(doc, tokens, a, b, path, tables))
         return self._pack(doc.text, out, tokens)
@@ -103,7 +107,7 @@ class StructureChunker(Chunker):
         for t in tables:
             if t.start > pos:
                 pieces.extend(self._text_pieces(doc.text, tokens, pos, t.start, path, budget))
-            pieces.extend(self._table_pieces(doc.text, tokens, t, path, budget))
+            pieces.extend(self._table_pieces(doc.text, tokens, t, _table_no(doc, t), path, budget))
             pos = max(pos, t.end)
         if pos < b:
             pieces.extend(self._text_pieces(doc.text, tokens, pos, b, path, budget))
@@ -112,13 +116,11 @@ class StructureChunker(Chunker):
     def _text_pieces(self, text: str, tokens: TokenIndex, a: int, b: int, path: tuple[str, ...], budget: int) -> list[Piece]:
         return [Piece(x, y, path, self.context_for(text, x, y, path)) for x, y in self._text.split_range(text, a, b, tokens, size=budget)]
 
-    def _table_pieces(self, text: str, tokens: TokenIndex, t: DocBlock, path: tuple[str, ...], budget: int) -> list[Piece]:
-        meta: dict[str, Any] = {"kind": "table"}
-        if t.table is not None:
-            meta["table_index"] = t.table.index
+    def _table_pieces(self, text: str, tokens: TokenIndex, t: DocBlock, number: int, path: tuple[str, ...], budget: int) -> list[Piece]:
+        meta: dict[str, Any] = {"tables": [number]}
         ctx = self.context_for(text, t.start, t.end, path)
         if self._fits_budget(ctx, tokens.count(t.start, t.end)):
-            return [Piece(t.start, t.end, path, ctx, dict(meta))]
+            return [Piece(t.start, t.end, path, ctx, meta)]
         lines = _line_spans(text, t.start, t.end)
         n_header = 0
         if lines and is_table_line(text[lines[0][0] : lines[0][1]]):
@@ -141,17 +143,17 @@ class StructureChunker(Chunker):
             limit = budget if first else row_limit
             head = tokens.count(start, la) if first else total
             if head > 0 and head + n > limit:
-                out.append(self._table_part(text, start, la, path, row_ctx, first, meta))
+                out.append(self._table_part(text, start, la, path, row_ctx, first, {**meta, "table_part": len(out)}))
                 start, first, total = la, False, 0
                 head = 0
             total = head + n
-        out.append(self._table_part(text, start, t.end, path, row_ctx, first, meta))
+        out.append(self._table_part(text, start, t.end, path, row_ctx, first, {**meta, "table_part": len(out)}))
         return out
 
     def _table_part(self, text: str, a: int, b: int, path: tuple[str, ...], row_ctx: str, first: bool, meta: dict[str, Any]) -> Piece:
         if first:
-            return Piece(a, b, path, self.context_for(text, a, b, path), dict(meta))
-        return Piece(a, b, path, row_ctx, dict(meta), sealed=bool(row_ctx))
+            return Piece(a, b, path, self.context_for(text, a, b, path), meta)
+        return Piece(a, b, path, row_ctx, meta, sealed=bool(row_ctx))
 
     def _merge_forward(self, text: str, tokens: TokenIndex, pieces: list[Piece]) -> list[Piece]:
         """Inside a section, a small piece (a heading line before a table, a
@@ -162,7 +164,7 @@ class StructureChunker(Chunker):
             if carry is not None and not p.sealed:
                 ctx = self.context_for(text, carry.start, p.end, p.heading_path or ())
                 if self._fits_budget(ctx, tokens.count(carry.start, p.end)):
-                    p = Piece(carry.start, p.end, p.heading_path, ctx, {**carry.meta, **p.meta})
+                    p = Piece(carry.start, p.end, p.heading_path, ctx, merge_meta(carry.meta, p.meta))
                     carry = None
             if carry is not None:
                 out.append(carry)
@@ -188,7 +190,7 @@ class StructureChunker(Chunker):
                 if siblings or shared in (x, y):  # or parent and child
                     ctx = self.context_for(text, q.start, p.end, shared)
                     if self._fits_budget(ctx, tokens.count(q.start, p.end)):
-                        out[-1] = (Piece(q.start, p.end, shared, ctx), True)
+                        out[-1] = (Piece(q.start, p.end, shared, ctx, merge_meta(q.meta, p.meta)), True)
                         continue
             out.append((p, whole))
         return [p for p, _ in out]
@@ -207,6 +209,13 @@ def _sections(doc: DocumentText) -> list[tuple[int, int, tuple[str, ...], list[D
         if b > a:
             out.append((a, b, tuple(path), [t for t in tables if a <= t.start < b]))
     return out
+
+
+def _table_no(doc: DocumentText, t: DocBlock) -> int:
+    """The table's position among the document's tables."""
+    if t.table is not None:
+        return t.table.index
+    return [b.start for b in doc.blocks if b.kind == "table"].index(t.start)
 
 
 def _line_spans(text: str, a: int, b: int) -> list[tuple[int, int]]:

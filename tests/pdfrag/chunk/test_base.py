@@ -1,0 +1,111 @@
+"""The shared machinery: blocks placed in the document text (from the
+extractor or read from Markdown), heading paths, the minimum-size merge,
+embedding text, and the chunker registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from pdfrag.chunk import CHUNKERS, DocumentText, get_chunker
+from pdfrag.chunk.base import PAGE_JOIN, embedding_text, merge_meta
+from pdfrag.chunk.markdown import heading_of, text_blocks
+from pdfrag.chunk.recursive import RecursiveChunker
+from pdfrag.config import ChunkSettings
+from pdfrag.types import Block, Page
+
+DOC = "d" * 64
+PIPE = "p" * 64
+
+
+def test_heading_lines() -> None:
+    assert heading_of("# Title") == (1, "Title")
+    assert heading_of("### Deep section ###") == (3, "Deep section")
+    assert heading_of(" = Valkyria Chronicles III = ") == (1, "Valkyria Chronicles III")
+    assert heading_of(" = = Gameplay = = ") == (2, "Gameplay")
+    assert heading_of("#hashtag") is None
+    assert heading_of("a = b = c") is None
+    assert heading_of(" = = unbalanced = ") is None
+    assert heading_of("    ") is None
+
+
+def test_text_blocks_from_markdown() -> None:
+    text = "# A\n\npara one\nstill one\n\n## B\n| x | y |\n|---|---|\n| 1 | 2 |\n\n| lone pipe line\n\n```\n# code\n```\n# C"
+    blocks, path, levels = text_blocks(text)
+    got = [(b.kind, text[b.start : b.end], b.heading_path, b.level) for b in blocks]
+    assert got == [
+        ("heading", "# A", ("A",), 1),
+        ("text", "para one\nstill one", ("A",), 0),
+        ("heading", "## B", ("A", "B"), 2),
+        ("table", "| x | y |\n|---|---|\n| 1 | 2 |", ("A", "B"), 0),
+        ("text", "| lone pipe line", ("A", "B"), 0),
+        ("text", "```\n# code\n```", ("A", "B"), 0),
+        ("heading", "# C", ("C",), 1),
+    ]
+    assert path == ("C",) and levels == (1,)
+
+
+def test_headings_carry_over_pages_and_blocks_are_placed() -> None:
+    p1 = Page(1, "# Report\n\nIntro.")
+    p2 = Page(2, "")
+    p3 = Page(3, "More text under the report heading.\n\n## Details\n\nFine print.")
+    doc = DocumentText.from_pages([p1, p2, p3])
+    assert doc.text == p1.text + PAGE_JOIN + p3.text
+    more = doc.text.index("More text")
+    assert doc.heading_path_at(more) == ("Report",)
+    assert doc.heading_path_at(doc.text.index("Fine print")) == ("Report", "Details")
+    assert doc.heading_path_at(0) == ("Report",)
+    assert [b.page for b in doc.blocks] == [1, 1, 3, 3, 3]
+    for b in doc.blocks:
+        assert doc.text[b.start : b.end].strip() == doc.text[b.start : b.end]
+
+
+def test_extractor_blocks_win_over_markdown() -> None:
+    text = "# Looks like a heading\n\nBody."
+    pages = [Page(1, text, blocks=(Block(0, len(text), "text", ("Real heading",)),))]
+    doc = DocumentText.from_pages(pages)
+    assert [(b.kind, b.heading_path) for b in doc.blocks] == [("text", ("Real heading",))]
+    assert doc.heading_path_at(5) == ("Real heading",)
+
+
+def test_every_chunker_sets_heading_paths(tok, embedder_free_settings) -> None:
+    text = "# Alpha\n\n" + "Alpha words go here. " * 30 + "\n\n# Beta\n\n" + "Beta words go here. " * 30
+    pages = [Page(1, text)]
+    for name in ("fixed", "recursive", "structure"):
+        chunks = get_chunker(embedder_free_settings(name), tok).chunk(DOC, pages, PIPE)
+        assert chunks[0].heading_path == ("Alpha",)
+        assert chunks[-1].heading_path == ("Beta",)
+
+
+@pytest.fixture()
+def embedder_free_settings():
+    return lambda name: ChunkSettings(chunker=name, size=64, overlap=8, min_size=4)
+
+
+def test_small_pieces_merge_into_a_neighbour(tok, check) -> None:
+    # one long paragraph, then a tiny one: the tiny one joins the chunk before
+    text = "The quick brown fox jumps over the lazy dog. " * 8 + "\n\nEnd."
+    pages = [Page(1, text)]
+    merged = RecursiveChunker(tok, size=120, overlap=0, min_size=16).chunk(DOC, pages, PIPE)
+    check(merged, pages, tok, 120)
+    assert len(merged) == 1
+    # the size still wins over the minimum
+    kept = RecursiveChunker(tok, size=81, overlap=0, min_size=16).chunk(DOC, pages, PIPE)
+    check(kept, pages, tok, 81)
+    assert kept[-1].text == "End."
+
+
+def test_embedding_text_and_metadata_merge() -> None:
+    assert embedding_text("span", {"embed_text": "ctx\nspan"}) == "ctx\nspan"
+    assert embedding_text("span", '{"embed_text": "ctx\\nspan"}') == "ctx\nspan"
+    assert embedding_text("span", None) == embedding_text("span", "") == embedding_text("span", {}) == "span"
+    assert merge_meta({"tables": [0], "a": 1}, {"tables": [0, 2], "a": 2}) == {"tables": [0, 2], "a": 2}
+
+
+def test_registry_names_and_configs_differ(tok) -> None:
+    assert CHUNKERS == ("fixed", "recursive", "semantic", "structure")
+    hashes = {get_chunker(ChunkSettings(chunker=n), tok).pipeline_hash({}) for n in ("fixed", "recursive", "structure")}
+    assert len(hashes) == 3
+    with pytest.raises(ValueError):
+        ChunkSettings(chunker="nope")  # type: ignore[arg-type]
+    a = get_chunker(ChunkSettings(unit="chars", size=800, overlap=100), tok)
+    assert a.config()["unit"] == "chars" and a.max_tokens == tok.budget
