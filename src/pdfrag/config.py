@@ -97,7 +97,9 @@ class EmbedSettings(BaseModel):
     backend: Literal["auto", "torch", "torch-bf16", "torch-fp16", "onnx", "onnx-int8"] = "auto"
     # CPU threads for embedding; 0: one per available core.
     threads: int = Field(0, ge=0)
-    # Converted and exported models; empty: <home>/models.
+    # Converted and exported models, named by content hash and so safe to
+    # share between homes; empty: $XDG_CACHE_HOME/pdfrag/models (else
+    # ~/.cache/pdfrag/models).
     models_dir: str = ""
     batch_size: int = Field(64, ge=1)
     # Name of the Prefect deployment that embeds on the GPU pool
@@ -244,8 +246,6 @@ class Settings(BaseSettings):
         if self.model:
             self.embed.model = self.model
         self.home = self.home.expanduser().absolute()
-        if not self.embed.models_dir:
-            self.embed.models_dir = str(self.home / "models")
 
     # Resolved locations --------------------------------------------------
     @property
@@ -288,8 +288,6 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings()
     # Merge overrides over what env/file give, section by section.
     base = Settings().model_dump()
-    if "home" in nested and not nested.get("embed", {}).get("models_dir"):
-        base["embed"]["models_dir"] = ""  # follows the new home (below)
     if nested.get("embed", {}).get("model") and "model" not in nested:
         base["model"] = None  # --model beats PDFRAG_MODEL from the environment
     for k, v in nested.items():
@@ -302,11 +300,8 @@ def load_settings(**overrides: Any) -> Settings:
 
 def _from_dict(data: dict[str, Any]) -> Settings:
     # Construct without re-reading env/file, so overrides win.
-    home = Path(data["home"]).expanduser().absolute()
-    if not data["embed"].get("models_dir"):
-        data["embed"]["models_dir"] = str(home / "models")
     return Settings.model_construct(**{
-        "home": home,
+        "home": Path(data["home"]).expanduser().absolute(),
         "extract": ExtractSettings.model_validate(data["extract"]),
         "chunk": ChunkSettings.model_validate(data["chunk"]),
         "embed": EmbedSettings.model_validate(data["embed"]),

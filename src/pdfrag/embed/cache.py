@@ -2,7 +2,7 @@
 
 Everything lands in ``<models_dir>/<name>-<hash>/``, named by a hash of what
 it was built from, so a changed source builds a new folder and never reuses a
-stale one. A folder is built in a temporary sibling and renamed into place
+stale one, and one cache serves every pdfrag home on the machine. A folder is built in a temporary sibling and renamed into place
 once complete; a file lock makes a second process wait for the first one's
 build instead of building it twice.
 """
@@ -26,8 +26,11 @@ DONE = ".complete"  # written last inside a folder: the build finished
 
 
 def default_models_dir() -> Path:
-    """``$PDFRAG_HOME/models`` (``./.pdfrag/models`` without PDFRAG_HOME)."""
-    return (Path(os.environ.get("PDFRAG_HOME", ".pdfrag")).expanduser() / "models").absolute()
+    """``$XDG_CACHE_HOME/pdfrag/models``, else ``~/.cache/pdfrag/models``.
+    Folders there are named by the hash of what they were built from, so
+    every pdfrag home (and every test) on a machine shares one build."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return (Path(base).expanduser() / "pdfrag" / "models").absolute()
 
 
 def file_digest(path: Path) -> str:

@@ -176,12 +176,15 @@ def test_embed_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     for var in ("PDFRAG_EMBED__BACKEND", "PDFRAG_EMBED__MODELS_DIR", "PDFRAG_MODEL", "PDFRAG_EMBED__MODEL", "PDFRAG_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PDFRAG_HOME", str(tmp_path / "home"))
-    assert EmbedSettings().backend == "auto"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     s = load_settings()
-    assert s.embed.models_dir == str(tmp_path / "home" / "models")
-    # a home given as an override takes the models folder with it
-    s = load_settings(home=str(tmp_path / "other"))
-    assert s.embed.models_dir == str(tmp_path / "other" / "models")
+    assert (s.embed.backend, s.embed.models_dir) == ("auto", "")
+    from pdfrag.embed.cache import default_models_dir
+
+    # one content-addressed cache for every home
+    assert default_models_dir() == tmp_path / "cache" / "pdfrag" / "models"
+    monkeypatch.setenv("PDFRAG_EMBED__MODELS_DIR", str(tmp_path / "m"))
+    assert load_settings().embed.models_dir == str(tmp_path / "m")
     monkeypatch.setenv("PDFRAG_EMBED__BACKEND", "onnx-int8")
     monkeypatch.setenv("PDFRAG_MODEL", "multilingual-e5-small")
     s = load_settings()

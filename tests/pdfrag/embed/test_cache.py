@@ -93,5 +93,8 @@ def test_digests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert folder_digest(tmp_path) == fd
     f.write_bytes(b"b" * 1001)
     assert file_digest(f) != d1 and folder_digest(tmp_path) != fd
-    monkeypatch.setenv("PDFRAG_HOME", str(tmp_path / "home"))
-    assert default_models_dir() == tmp_path / "home" / "models"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_models_dir() == tmp_path / "xdg" / "pdfrag" / "models"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert default_models_dir() == tmp_path / "user" / ".cache" / "pdfrag" / "models"
