@@ -502,6 +502,51 @@ def eval_retrieval(
         err.print(f"run written to {run_out}")
 
 
+# eval chunking ---------------------------------------------------------------
+
+
+def _chunking_eval_folder(corpus: Optional[Path]) -> Path:
+    if corpus is not None:
+        return corpus
+    roots = [Path(os.environ["PDFRAG_TEST_CORPUS"])] if os.environ.get("PDFRAG_TEST_CORPUS") else []
+    roots += [Path.cwd().parent / "shared" / "corpus", Path(__file__).resolve().parents[3] / "shared" / "corpus"]
+    for r in roots:
+        if (r / "chunking_eval" / "questions_df.csv").is_file():
+            return r / "chunking_eval"
+    raise ConfigError("no chunking_eval folder found", stage="eval", hint="pass --corpus DIR (the folder with corpora/ and questions_df.csv)")
+
+
+@eval_app.command("chunking")
+def eval_chunking(
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="the chunking_eval folder (default: ../shared/corpus/chunking_eval)"),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="run only this row (repeatable), e.g. 'semantic dp 128'"),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="embedding cache folder (default: $PDFRAG_HOME/cache/chunking-eval)"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="keep embeddings in memory only"),
+    no_langchain: bool = typer.Option(False, "--no-langchain", help="skip LangChain's rows (they need the dev extra)"),
+    as_json: bool = typer.Option(False, "--json", help="print the rows, the table and the settings as one JSON object"),
+) -> None:
+    """pdfrag's chunkers on the public chunking benchmark (Chroma's method:
+    five corpora in one index, top 5 per question, character recall,
+    precision and IoU), beside LangChain's splitter in the same run and the
+    published figures; with chunking throughput."""
+    from pdfrag.chunk.evaluation import run_benchmark
+
+    settings = _settings()
+    try:
+        folder = _chunking_eval_folder(corpus)
+        result = run_benchmark(
+            folder, cache=None if no_cache else (cache or settings.home / "cache" / "chunking-eval"), only=only,
+            langchain=not no_langchain, embed_settings=settings.embed, log=lambda m: err.print(m, highlight=False),
+        )
+    except (PdfragError, ValueError, ImportError, FileNotFoundError) as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    print(result["table"])
+
+
 def _quiet_jieba() -> None:
     """Milvus Lite runs the jieba analyzer in this process; jieba logs its
     dictionary loading at DEBUG to stderr."""

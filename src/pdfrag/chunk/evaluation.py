@@ -354,3 +354,71 @@ def format_table(rows: list[Row], *, questions: int, chars_per_token_ratio: floa
     if backend:
         notes.append(f"Embedding backend: {backend}.")
     return "\n".join(lines) + "\n\n" + "\n".join(notes)
+
+
+# The configurations of the report -----------------------------------------------
+
+
+def default_configs(tokenizer: ModelTokenizer, embedder: Embedder, langchain: bool = True) -> list[Config]:
+    """Our four chunkers at the published sizes (200 tokens, no overlap), the
+    semantic chunker also at 128, and LangChain's recursive splitter at the
+    two published settings."""
+    from pdfrag.chunk.fixed import FixedChunker
+    from pdfrag.chunk.recursive import RecursiveChunker
+    from pdfrag.chunk.semantic import SemanticChunker
+    from pdfrag.chunk.structure import StructureChunker
+
+    t = tokenizer
+    out = [
+        Config("fixed 200/0", lambda: pdfrag_spans(FixedChunker(t, size=200, overlap=0))),
+        Config("recursive 200/0", lambda: pdfrag_spans(RecursiveChunker(t, size=200, overlap=0))),
+        Config("structure 200/0", lambda: pdfrag_spans(StructureChunker(t, size=200, overlap=0))),
+        Config("semantic dp 200", lambda: pdfrag_spans(SemanticChunker(t, embedder, size=200, breakpoint="dp"))),
+        Config("semantic dp 128", lambda: pdfrag_spans(SemanticChunker(t, embedder, size=128, breakpoint="dp"))),
+    ]
+    if langchain:
+        out += [
+            Config("LangChain RecursiveCharacterTextSplitter 250/125", lambda: located_spans(langchain_recursive(t, 250, 125)), "langchain"),
+            Config("LangChain RecursiveCharacterTextSplitter 200/0", lambda: located_spans(langchain_recursive(t, 200, 0)), "langchain"),
+        ]
+    return out
+
+
+def run_benchmark(
+    corpus: Path, *, cache: Path | None, only: list[str] | None = None, langchain: bool = True, embed_settings: Any = None,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
+) -> dict[str, Any]:
+    """Everything ``pdfrag eval chunking`` and ``benchmarks/chunking.py``
+    print: the rows, the table, and how they were made."""
+    from pdfrag.config import EmbedSettings
+    from pdfrag.embed import get_embedder, get_profile
+
+    settings = embed_settings or EmbedSettings()
+    tokenizer = ModelTokenizer(get_profile(settings.model))
+    inner = get_embedder(settings)
+    embedder = CachingEmbedder(inner, cache, log=log)
+    bench = load_benchmark(corpus)
+    configs = default_configs(tokenizer, embedder, langchain=langchain)
+    if only:
+        unknown = [n for n in only if n not in {c.name for c in configs}]
+        if unknown:
+            raise ValueError(f"unknown configuration(s) {unknown}; choose from {[c.name for c in configs]}")
+        configs = [c for c in configs if c.name in only]
+    t0 = time.perf_counter()
+    rows = evaluate(configs, bench, embedder, tokenizer, log=log)
+    device = getattr(inner, "device", None) or getattr(inner, "requested_device", "")
+    backend = f"{inner.config().get('backend', type(inner).__name__)} on {device}" if device else str(inner.config().get("backend"))
+    ratio = chars_per_token(bench, tokenizer)
+    return {
+        "rows": [r.to_dict() for r in rows],
+        "table": format_table(rows, questions=len(bench.questions), chars_per_token_ratio=ratio, backend=backend),
+        "backend": backend,
+        "model": tokenizer.profile.name,
+        "questions": len(bench.questions),
+        "corpus_chars": bench.chars,
+        "chars_per_token": ratio,
+        "embedded_texts": embedder.computed,
+        "embedding_seconds": round(embedder.seconds, 1),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "published": [dict(zip(("chunker", "size", "recall", "precision", "iou"), p, strict=True)) for p in PUBLISHED],
+    }

@@ -324,3 +324,47 @@ def test_random_mixed_text_keeps_invariants(tok: ModelTokenizer) -> None:
         overlap = rng.randint(0, size - 1)
         chunks = RecursiveChunker(tok, size=size, overlap=overlap, min_size=rng.choice([0, 4, 16])).chunk(DOC, pages, PIPE)
         check_chunks(chunks, pages, tok, size)
+
+
+# Overlap that does not vanish, and character sizes ----------------------------------
+
+
+def test_overlap_kept_when_pieces_are_longer_than_the_overlap(tok: ModelTokenizer) -> None:
+    # Sentences of about 25 tokens and 10 tokens of overlap: no whole sentence
+    # fits in the overlap (where splitters that overlap whole pieces give none),
+    # so the next chunk starts at a word inside the last sentence.
+    text = " ".join(
+        f"In quarter {i} the company sold transformers, switchgear and cables to utilities in twelve countries." for i in range(40)
+    )
+    pages = [Page(1, text)]
+    chunks = RecursiveChunker(tok, size=60, overlap=10).chunk(DOC, pages, PIPE)
+    check_chunks(chunks, pages, tok, 60)
+    assert len(chunks) > 10
+    for a, b in zip(chunks, chunks[1:]):
+        shared = text[b.char_start : a.char_end]
+        assert b.char_start < a.char_end, "neighbours should overlap"
+        assert 5 <= tok.count(shared) <= 10, shared
+        assert text[b.char_start - 1] == " ", "the overlap starts at a word"
+
+
+def test_overlap_prefers_sentence_starts(tok: ModelTokenizer) -> None:
+    text = " ".join(f"Item {i} ships today." for i in range(200))  # 6 tokens a sentence
+    pages = [Page(1, text)]
+    chunks = RecursiveChunker(tok, size=50, overlap=12).chunk(DOC, pages, PIPE)
+    check_chunks(chunks, pages, tok, 50)
+    for a, b in zip(chunks, chunks[1:]):
+        assert b.text.startswith("Item "), b.text[:20]
+        assert 6 <= tok.count(text[b.char_start : a.char_end]) <= 12
+
+
+@pytest.mark.parametrize("lang", ["english", "chinese"])
+def test_sizes_in_characters(tok: ModelTokenizer, lang: str, english_pages: list[Page], chinese_pages: list[Page]) -> None:
+    pages = english_pages if lang == "english" else chinese_pages
+    ch = RecursiveChunker(tok, size=400, overlap=80, min_size=50, unit="chars")
+    chunks = ch.chunk(DOC, pages, PIPE)
+    check_chunks(chunks, pages, tok, tok.budget)
+    assert all(len(c.text) <= 400 for c in chunks)
+    overlapping = sum(b.char_start < a.char_end for a, b in zip(chunks, chunks[1:]))
+    assert overlapping >= len(chunks) // 2
+    assert ch.config()["unit"] == "chars" and ch.max_tokens == tok.budget
+    assert chunks == RecursiveChunker(tok, size=400, overlap=80, min_size=50, unit="chars").chunk(DOC, pages, PIPE)
