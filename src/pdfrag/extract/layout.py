@@ -168,4 +168,4 @@ def _merge_column_bands(boxes: Sequence[BBox], bands: list[list[int]], cfg: CutC
 
 def _beside(box: BBox, gutter: tuple[float, float]) -> bool:
     """Does the box stay on one side of the gutter?"""
-    return box[2] <= gutter[1] or box[0] >= gutter[0]
+    return box[2] <= gutter[0] + 1.0 or box[0] >= gutter[1] - 1.0

@@ -165,7 +165,8 @@ class PyMuPDFExtractor(Extractor):
             "text_pages": len(text), "text_seconds": sum(r.seconds for r in text) + finish,
         }
         if not any(p.text for p in pages):
-            raise InputError(*self._why_empty(pages), source=source, stage="extract")
+            reason, hint = self._why_empty(pages)
+            raise InputError(reason, source=source, stage="extract", hint=hint)
         return ExtractedDocument(doc_id=doc_id, source=source, pages=pages, metadata=metadata, stats=stats)
 
     def _why_empty(self, pages: list[Page]) -> tuple[str, str]:
@@ -173,12 +174,17 @@ class PyMuPDFExtractor(Extractor):
             return f"every page failed to parse ({pages[0].note})", "the file is damaged; repair or re-export it"
         needs = [p for p in pages if p.method == "empty" and "OCR" in p.note]
         if needs:
+            why = needs[0].note.removesuffix(": needs OCR")
             if self.reader is None:
                 return (
-                    f"no usable text layer on any page ({needs[0].note}): needs OCR",
+                    f"no usable text layer on any page ({why}): needs OCR",
                     "install the OCR extra (pip install 'pdfrag[ocr]') or set extract.ocr=rapidocr",
                 )
-            return f"OCR found no text on any page ({needs[0].note})", "the scan may be blank, too small or too faint"
+            if "time limit" in why:
+                return f"no usable text layer, and OCR did not run ({why})", "raise extract.page_timeout (seconds per page)"
+            if "OCR failed" in why:
+                return f"no usable text layer, and OCR failed ({why})", "check the OCR installation (pip install 'pdfrag[ocr]')"
+            return f"OCR found no text on any page ({why})", "the scan may be blank, too small or too faint"
         return "no extractable text on any page", "the PDF holds no text; nothing to index"
 
     def _fallback(self, data: bytes, source: str, doc_id: str) -> ExtractedDocument | None:
@@ -216,8 +222,11 @@ class PyMuPDFExtractor(Extractor):
         cover = self._image_cover(page) if len("".join(visible.split())) < 200 else 0.0
         verdict = judge_page(visible, invisible, cover, blocks=[r.text for r in blocks])
         if not verdict.ok:
-            return self._ocr_page(page, number, verdict.reason, finder, start, fallback_text=visible)
-        if not blocks:
+            raw = self._ocr_page(page, number, verdict.reason, finder, start)
+            if raw.method == "empty" and verdict.keep_layer and blocks:
+                raw.regions, raw.method = blocks, "text"  # no OCR: the little text there is beats none
+            return raw
+        if not blocks or len("".join(visible.split())) < self.settings.min_page_chars:
             return _RawPage(number, rect.width, rect.height, [], [], "empty", "no text on this page")
         tables: list[Table] = []
         notes = []
@@ -296,7 +305,7 @@ class PyMuPDFExtractor(Extractor):
         covered = sum(abs(pymupdf.Rect(x["bbox"]) & page.rect) for x in infos)
         return min(covered / area, 1.0)
 
-    def _ocr_page(self, page: pymupdf.Page, number: int, reason: str, finder: TableFinder, start: float, fallback_text: str) -> _RawPage:
+    def _ocr_page(self, page: pymupdf.Page, number: int, reason: str, finder: TableFinder, start: float) -> _RawPage:
         rect = page.rect
         reader = self.reader
         if reader is None:
@@ -346,10 +355,17 @@ def _drop_furniture(raws: list[_RawPage]) -> None:
     keys = [{furniture_key(r.text) for r in raw.regions if r.kind == "text" and len(r.text) <= 120 and _margin(r, raw)} for raw in raws]
     running = repeated_furniture(keys)
     for raw in raws:
+        # A page number sits above or below everything else on its page,
+        # wherever the margin is.
+        ys = [r.bbox[1] for r in raw.regions if r.kind == "text"]
+        top, bottom = (min(ys), max(ys)) if ys else (0.0, 0.0)
         kept = []
         for r in raw.regions:
-            if r.kind == "text" and _margin(r, raw) and (is_page_number(r.text) or furniture_key(r.text) in running):
-                continue
+            if r.kind == "text":
+                if is_page_number(r.text) and (_margin(r, raw) or r.bbox[1] in (top, bottom)):
+                    continue
+                if _margin(r, raw) and furniture_key(r.text) in running:
+                    continue
             kept.append(r)
         raw.regions = kept
 

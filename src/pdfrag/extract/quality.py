@@ -42,6 +42,7 @@ _VOWELS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœā�
 class Verdict:
     ok: bool
     reason: str = ""
+    keep_layer: bool = False  # without OCR, the text layer is still worth keeping
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,11 @@ def judge_page(
             return Verdict(False, "no text layer (scanned or image-only page)")
         return Verdict(True)
     if visible < cfg.sparse_text_chars and image_cover >= cfg.image_cover:
-        return Verdict(False, f"only {visible} characters of text over a page-sized image: a scan")
+        return Verdict(False, f"only {visible} characters of text over a page-sized image: a scan", keep_layer=True)
     verdict = judge_text(visible_text, cfg)
     if verdict.ok and blocks:
         for b in blocks:
             if spaced_block(b):
-                return Verdict(False, f"text layer splits words into spaced letters ({' '.join(b.split()[:8])} ...)")
+                # The rest of the page reads well: without OCR, keep the layer.
+                return Verdict(False, f"text layer splits words into spaced letters ({' '.join(b.split()[:8])} ...)", keep_layer=True)
     return verdict

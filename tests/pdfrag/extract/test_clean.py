@@ -1,4 +1,9 @@
-from pdfrag.extract.clean import clean_text, furniture_key, is_page_number, repeated_furniture
+from pdfrag.extract.clean import (
+    clean_text,
+    furniture_key,
+    is_page_number,
+    repeated_furniture,
+)
 
 
 def test_clean_text_strips_tags_and_expands_ligatures():

@@ -5,6 +5,8 @@ table image plus its OCR lines into a grid. Boxes are in image pixels."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -53,6 +55,20 @@ class TableModel(ABC):
     def grid(self, image: np.ndarray, lines: list[OcrLine]) -> list[list[str | None]]:
         """Rows of cell texts of the table in ``image`` (``lines`` are the OCR
         lines inside it, in its coordinates)."""
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """The Rapid* packages set up their loggers at INFO while loading models
+    and log every file they open: silence logging while they load."""
+    import logging
+
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+        quiet_logs()
 
 
 def quiet_logs() -> None:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pdfrag.errors import ConfigError
-from pdfrag.extract.ocr.base import OcrEngine, OcrLine, quiet_logs
+from pdfrag.extract.ocr.base import OcrEngine, OcrLine, quiet_loading
 
 
 class RapidOcrEngine(OcrEngine):
@@ -23,7 +23,6 @@ class RapidOcrEngine(OcrEngine):
             from rapidocr import RapidOCR
         except ImportError as e:
             raise ConfigError("OCR needs the rapidocr package", stage="extract", hint="pip install 'pdfrag[ocr]'") from e
-        quiet_logs()
         # Detection on at most 1600 px (about 140 dpi on A4) costs half of
         # full 200 dpi with the same lines found; recognition still reads the
         # crops from the full-resolution image. Larger recognition batches.
@@ -32,11 +31,11 @@ class RapidOcrEngine(OcrEngine):
         }
         if threads:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
-        try:
-            self._engine = RapidOCR(params=params)
-        except Exception:  # noqa: BLE001 - older configs do not know every key
-            self._engine = RapidOCR(params={"Global.use_cls": False, "Det.limit_type": "max", "Det.limit_side_len": 1600})
-        quiet_logs()
+        with quiet_loading():
+            try:
+                self._engine = RapidOCR(params=params)
+            except Exception:  # noqa: BLE001 - older configs do not know every key
+                self._engine = RapidOCR(params={"Global.use_cls": False, "Det.limit_type": "max", "Det.limit_side_len": 1600})
         self._lock = threading.Lock()  # one ONNX session, used from task threads
 
     def read(self, image: np.ndarray) -> list[OcrLine]:
@@ -63,9 +62,8 @@ class RapidLayoutModel:
     def __init__(self, min_score: float = 0.5) -> None:
         from rapid_layout import RapidLayout
 
-        quiet_logs()
-        self._model = RapidLayout()
-        quiet_logs()
+        with quiet_loading():
+            self._model = RapidLayout()
         self.min_score = min_score
         self._lock = threading.Lock()
 
@@ -92,8 +90,8 @@ class RapidTableModel:
     def __init__(self) -> None:
         from rapid_table import RapidTable
 
-        quiet_logs()
-        self._model = RapidTable()
+        with quiet_loading():
+            self._model = RapidTable()
         self._lock = threading.Lock()
 
     def grid(self, image: np.ndarray, lines: list[OcrLine]) -> list[list[str | None]]:
