@@ -134,6 +134,7 @@ def ingest(
         summary.documents.append(
             {
                 "source": f.uri, "status": "indexed", "pages": n_pages, "empty_pages": int(pages.stats.get("empty_pages", 0)),
+                "ocr_pages": int(pages.stats.get("ocr_pages", 0)), "layout_pages": int(pages.stats.get("layout_pages", 0)),
                 "method": pages.stats.get("method", "text"), "chunks": chunks.rows, "chunks_added": res.added,
                 "chunks_deleted": res.deleted, "cached": [s.stage for s in (pages, chunks, vectors) if s.cached],
                 "seconds": round(time.perf_counter() - started, 3), "chunks_key": chunks.key,

@@ -67,7 +67,7 @@ def summary_markdown(s: RunSummary) -> str:
 
 
 def document_rows(s: RunSummary) -> list[dict[str, Any]]:
-    cols = ["source", "status", "pages", "chunks", "method", "seconds", "stage", "error"]
+    cols = ["source", "status", "pages", "layout_pages", "ocr_pages", "chunks", "seconds", "stage", "error"]
     return [{c: ("" if d.get(c) is None else str(d.get(c))) for c in cols} for d in s.documents]
 
 
