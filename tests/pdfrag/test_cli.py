@@ -77,3 +77,22 @@ def test_bad_usage_exits_2(cli, tmp_path):
     assert "neither a file, a folder" in proc.stderr
     proc = cli("search", "anything", check_rc=2, PDFRAG_HOME=str(tmp_path / "never-ingested"))
     assert "run `pdfrag ingest" in proc.stderr
+
+
+def test_extract_json_markdown_and_passwords(cli, pdfs):
+    table_pdf = str(pdfs / "cjk" / "pymupdf_chinese-tables.pdf")
+    out = json.loads(cli("extract", table_pdf, "--json").stdout)
+    page = out["pages"][0]
+    assert set(page) >= {"page", "method", "text", "tables", "headings"}
+    assert page["page"] == 1 and page["method"] == "layout"
+    assert len(page["tables"]) == 2 and page["tables"][1]["header"][:2] == ["序号", "金融机构名称"]
+    assert "| 1 | 工商银行 | 330,435.30 |" in page["text"]
+
+    md = cli("extract", str(pdfs / "prose" / "docling_multi_page.pdf"), "--markdown").stdout
+    assert "<!-- page 1 · text -->" in md and "\n# The Evolution of the Word Processor" in md
+
+    enc = str(pdfs / "bad_input" / "pdfminer_aes-256.pdf")
+    failed = cli("extract", enc, check_rc=1)
+    assert "encrypted: supply a password" in failed.stderr and "pdfminer_aes-256.pdf" in failed.stderr
+    plain = cli("extract", enc, "--password", "foo")
+    assert plain.stdout.strip() == "Secret!" and "page 1" in plain.stderr
