@@ -36,7 +36,13 @@ _DIGITS = re.compile(r"\d+")
 
 
 def is_page_number(text: str) -> bool:
-    return bool(_PAGE_NUMBER.match(text)) or bool(re.match(r"^\s*[-–—]\s*\d{1,4}\s*[-–—]\s*$", text))
+    """``12``, ``Page 3 of 10``, ``- 7 -``, ``iv``, ``第 5 页``, and
+    chapter-page numbers such as ``7-45``."""
+    return (
+        bool(_PAGE_NUMBER.match(text))
+        or bool(re.match(r"^\s*[-–—]\s*\d{1,4}\s*[-–—]\s*$", text))
+        or bool(re.match(r"^\s*[A-Z0-9]{1,3}\s*[-–]\s*\d{1,4}\s*$", text))
+    )
 
 
 def furniture_key(text: str) -> str:

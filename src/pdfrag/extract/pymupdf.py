@@ -228,6 +228,7 @@ class PyMuPDFExtractor(Extractor):
             return raw
         if not blocks or len("".join(visible.split())) < self.settings.min_page_chars:
             return _RawPage(number, rect.width, rect.height, [], [], "empty", "no text on this page")
+        blocks = self._drop_figure_labels(page, blocks)
         tables: list[Table] = []
         notes = []
         if self.settings.tables and time.monotonic() - start < self.settings.page_timeout:
@@ -294,6 +295,33 @@ class PyMuPDFExtractor(Extractor):
                 )
             )
         return regions, invisible
+
+    @staticmethod
+    def _drop_figure_labels(page: pymupdf.Page, blocks: list[Region]) -> list[Region]:
+        """Short labels printed over a picture (callouts, axis names) are part
+        of the figure, not of the text: they would land mid-paragraph."""
+        try:
+            if not page.get_images(full=False):
+                return blocks
+            area = abs(page.rect) or 1.0
+            pictures = [pymupdf.Rect(x["bbox"]) for x in page.get_image_info()]
+        except Exception:  # noqa: BLE001
+            return blocks
+        pictures = [r for r in pictures if 0.01 * area < abs(r) < 0.8 * area]
+        if not pictures:
+            return blocks
+
+        def label(r: Region) -> bool:
+            if len(r.text) > 80 or r.lines > 2:
+                return False
+            c = pymupdf.Point((r.bbox[0] + r.bbox[2]) / 2, (r.bbox[1] + r.bbox[3]) / 2)
+            h = max(r.bbox[3] - r.bbox[1], 1.0)
+            box = max((r.bbox[2] - r.bbox[0]) * h, 1.0)
+            # A label is small inside its picture; text on a banner or a
+            # coloured bar (a heading drawn over an image) fills it.
+            return any(p.contains(c) and abs(p) > 8 * box and p.height > 3 * h for p in pictures)
+
+        return [r for r in blocks if not label(r)]
 
     @staticmethod
     def _image_cover(page: pymupdf.Page) -> float:

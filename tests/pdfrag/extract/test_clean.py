@@ -14,7 +14,7 @@ def test_clean_text_strips_tags_and_expands_ligatures():
 
 
 def test_page_numbers():
-    for s in ("12", "Page 3", "page 3 of 10", "- 7 -", "iv", "3 / 12", "第 5 页"):
+    for s in ("12", "Page 3", "page 3 of 10", "- 7 -", "iv", "3 / 12", "第 5 页", "7-45", "A-3"):
         assert is_page_number(s), s
     for s in ("12 Angry Men", "Chapter 3", "2021 annual report"):
         assert not is_page_number(s), s
