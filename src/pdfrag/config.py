@@ -73,6 +73,9 @@ class ChunkSettings(BaseModel):
     window: int = Field(0, ge=0, description="sentences of context on each side of a sentence when embedding it")
     # structure: heading path (and a split table's header) as embedding context
     heading_prefix: bool = True
+    # every chunker: tokens of the surrounding text embedded with each chunk
+    # (half before, half after, within the model's input); the chunk stays the span
+    context: int = Field(0, ge=0, description="tokens of neighbouring text embedded with each chunk")
 
     @field_validator("overlap")
     @classmethod

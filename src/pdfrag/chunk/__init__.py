@@ -23,16 +23,19 @@ def get_chunker(
     if s.chunker == "recursive":
         from pdfrag.chunk.recursive import RecursiveChunker
 
-        return RecursiveChunker(tokenizer, size=s.size, overlap=s.overlap, separators=s.separators, min_size=s.min_size, unit=s.unit)
+        return RecursiveChunker(
+            tokenizer, size=s.size, overlap=s.overlap, separators=s.separators, min_size=s.min_size, unit=s.unit, context=s.context
+        )
     if s.chunker == "fixed":
         from pdfrag.chunk.fixed import FixedChunker
 
-        return FixedChunker(tokenizer, size=s.size, overlap=s.overlap, unit=s.unit, min_size=s.min_size)
+        return FixedChunker(tokenizer, size=s.size, overlap=s.overlap, unit=s.unit, min_size=s.min_size, context=s.context)
     if s.chunker == "structure":
         from pdfrag.chunk.structure import StructureChunker
 
         return StructureChunker(
-            tokenizer, size=s.size, overlap=s.overlap, min_size=s.min_size, separators=s.separators, heading_prefix=s.heading_prefix
+            tokenizer, size=s.size, overlap=s.overlap, min_size=s.min_size, separators=s.separators, heading_prefix=s.heading_prefix,
+            context=s.context,
         )
     if s.chunker == "semantic":
         from pdfrag.chunk.semantic import SemanticChunker
@@ -40,7 +43,8 @@ def get_chunker(
         if embedder is None:
             raise ConfigError("the semantic chunker needs an embedder", stage="chunk", hint="pass the pipeline's embedder to get_chunker")
         return SemanticChunker(
-            tokenizer, embedder, size=s.size, min_size=s.min_size, breakpoint=s.breakpoint, threshold=s.threshold, window=s.window
+            tokenizer, embedder, size=s.size, min_size=s.min_size, breakpoint=s.breakpoint, threshold=s.threshold, window=s.window,
+            context=s.context,
         )
     raise ValueError(f"unknown chunker {s.chunker!r}; one of {', '.join(CHUNKERS)}")
 

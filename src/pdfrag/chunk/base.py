@@ -170,6 +170,7 @@ class Piece:
     meta: dict[str, Any] = field(default_factory=dict)
     sealed: bool = False
     tokens: int | None = None  # tokens of the span alone, once counted
+    embed: tuple[int, int] | None = None  # neighbouring text embedded with it: (start, end) around the span
 
 
 class Chunker(ABC):
@@ -183,8 +184,12 @@ class Chunker(ABC):
         unit: Unit = "tokens",
         min_size: int = 0,
         max_bytes: int = MAX_TEXT_BYTES,
+        context: int = 0,
     ) -> None:
         from pdfrag.errors import ConfigError
+
+        if context < 0:
+            raise ValueError(f"context ({context}) must be >= 0")
 
         if unit not in ("tokens", "chars"):
             raise ValueError(f"unit must be 'tokens' or 'chars', not {unit!r}")
@@ -207,6 +212,10 @@ class Chunker(ABC):
         # tokens, else everything the model takes.
         self.max_tokens = size if unit == "tokens" else tokenizer.budget
         self.max_bytes = max_bytes
+        # Tokens of the text around a chunk embedded with it (half before,
+        # half after), within what the model takes: the vector sees the
+        # chunk's neighbourhood, the chunk stays the span.
+        self.context = context
 
     # What a chunker implements ------------------------------------------
     def split(self, text: str, tokens: TokenIndex) -> list[tuple[int, int]]:
@@ -228,10 +237,13 @@ class Chunker(ABC):
     # Identity ------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         """Name and settings plus the tokenizer: part of chunk ids and keys."""
-        return {
+        cfg = {
             "chunker": self.name, "model": self.tokenizer.profile.name, "max_tokens": self.max_tokens,
             "max_bytes": self.max_bytes, "v": CHUNKING_VERSION, **self.params(),
         }
+        if self.context:
+            cfg["context"] = self.context
+        return cfg
 
     def pipeline_hash(self, upstream: Any) -> str:
         return config_hash({"upstream": upstream, "chunker": self.config()})
@@ -253,10 +265,15 @@ class Chunker(ABC):
         todo = [i for i, p in enumerate(pieces) if p.tokens is None]
         for i, n in zip(todo, self.tokenizer.count_batch([texts[i] for i in todo]), strict=True):
             pieces[i].tokens = n
+        if self.context:
+            self._add_context(doc.text, pieces, tokens)
         chunks = []
         for i, (p, text) in enumerate(zip(pieces, texts, strict=True)):
             meta = dict(p.meta)
-            if p.context:
+            if p.embed is not None:
+                meta["embed_text"] = p.context + doc.text[p.embed[0] : p.embed[1]]
+                meta["embed_span"] = list(p.embed)
+            elif p.context:
                 meta["embed_text"] = p.context + text
             chunks.append(
                 Chunk(
@@ -334,6 +351,30 @@ class Chunker(ABC):
                 out.extend(self._hard_split(text, p, p.start, p.end, tokens))
         return out
 
+    def _add_context(self, text: str, pieces: list[Piece], tokens: TokenIndex) -> None:
+        """Give each piece up to ``context`` tokens of the text around it
+        (half before, half after; the rest to the other side near the ends
+        of the document), cut at word boundaries, within what the model
+        takes (the chunk itself stays within ``max_tokens``)."""
+        starts = tokens.starts
+        own = self.tokenizer.count_batch([p.context for p in pieces])
+        for p, extra in zip(pieces, own, strict=True):
+            room = min(self.context, self.tokenizer.budget - (p.tokens or 0) - extra - 2)
+            if room < 4:
+                continue
+            i0, i1 = bisect.bisect_left(starts, p.start), bisect.bisect_left(starts, p.end)
+            before = min(room // 2, i0)
+            after = min(room - before, len(starts) - i1)
+            before = min(room - after, i0)
+            a = _word_start(text, starts[i0 - before], p.start) if before else p.start
+            b = _word_end(text, starts[i1 + after] if i1 + after < len(starts) else len(text), p.end) if after else p.end
+            while (a, b) != (p.start, p.end) and self.tokenizer.count(p.context + text[a:b]) > self.tokenizer.budget:
+                # re-tokenizing may differ from counting inside the text: shrink
+                a = _word_start(text, a + max((p.start - a) // 4, 1), p.start) if a < p.start else a
+                b = _word_end(text, b - max((b - p.end) // 4, 1), p.end) if b > p.end else b
+            if (a, b) != (p.start, p.end):
+                p.embed = (a, b)
+
     def _hard_split(self, text: str, p: Piece, a: int, b: int, tokens: TokenIndex) -> list[Piece]:
         piece = text[a:b]
         fits = self.tokenizer.count(p.context + piece) <= self.max_tokens and len(piece.encode("utf-8")) <= self.max_bytes
@@ -366,6 +407,30 @@ def common_prefix(x: tuple[str, ...], y: tuple[str, ...]) -> tuple[str, ...]:
             break
         n += 1
     return x[:n]
+
+
+def _boundary(text: str, i: int) -> bool:
+    """Whether a cut at ``i`` falls between words (or between CJK characters,
+    which have no spaces to cut at)."""
+    if i <= 0 or i >= len(text):
+        return True
+    x, y = text[i - 1], text[i]
+    return x.isspace() or y.isspace() or x >= "\u2e80" or y >= "\u2e80"
+
+
+def _word_start(text: str, a: int, limit: int) -> int:
+    """``a``, moved forward to the start of a word (at most to ``limit``)."""
+    while a < limit and not _boundary(text, a):
+        a += 1
+    return min(a, limit)
+
+
+def _word_end(text: str, b: int, limit: int) -> int:
+    """``b``, moved back to the end of a word (at least to ``limit``)."""
+    b = min(b, len(text))
+    while b > limit and not _boundary(text, b):
+        b -= 1
+    return max(b, limit)
 
 
 def _trim(text: str, a: int, b: int) -> tuple[int, int]:

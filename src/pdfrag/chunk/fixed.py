@@ -15,8 +15,10 @@ from pdfrag.embed.tokens import ModelTokenizer
 class FixedChunker(Chunker):
     name: ClassVar[str] = "fixed"
 
-    def __init__(self, tokenizer: ModelTokenizer, size: int = 200, overlap: int = 0, unit: Unit = "tokens", min_size: int = 0) -> None:
-        super().__init__(tokenizer, size, unit=unit, min_size=min_size)
+    def __init__(
+        self, tokenizer: ModelTokenizer, size: int = 200, overlap: int = 0, unit: Unit = "tokens", min_size: int = 0, context: int = 0
+    ) -> None:
+        super().__init__(tokenizer, size, unit=unit, min_size=min_size, context=context)
         if not 0 <= overlap < size:
             raise ValueError(f"overlap ({overlap}) must be >= 0 and smaller than size ({size})")
         self.overlap = overlap

@@ -35,8 +35,9 @@ class RecursiveChunker(Chunker):
         separators: list[str] | None = None,
         min_size: int = 16,
         unit: Unit = "tokens",
+        context: int = 0,
     ) -> None:
-        super().__init__(tokenizer, size, unit=unit, min_size=min_size)
+        super().__init__(tokenizer, size, unit=unit, min_size=min_size, context=context)
         if not 0 <= overlap < size:
             raise ValueError(f"overlap ({overlap}) must be >= 0 and smaller than size ({size})")
         self.overlap = overlap

@@ -80,8 +80,9 @@ class SemanticChunker(Chunker):
         window: int = 0,
         sentence_tokens: int | None = None,
         batch_size: int = 64,
+        context: int = 0,
     ) -> None:
-        super().__init__(tokenizer, size, unit="tokens", min_size=min_size)
+        super().__init__(tokenizer, size, unit="tokens", min_size=min_size, context=context)
         if breakpoint not in BREAKPOINTS:
             raise ValueError(f"breakpoint must be one of {', '.join(BREAKPOINTS)}, not {breakpoint!r}")
         if window < 0:

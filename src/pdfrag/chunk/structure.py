@@ -50,8 +50,9 @@ class StructureChunker(Chunker):
         min_size: int = 16,
         separators: list[str] | None = None,
         heading_prefix: bool = True,
+        context: int = 0,
     ) -> None:
-        super().__init__(tokenizer, size, unit="tokens", min_size=min_size)
+        super().__init__(tokenizer, size, unit="tokens", min_size=min_size, context=context)
         self._text = RecursiveChunker(tokenizer, size=size, overlap=overlap, separators=separators, min_size=0)
         self.overlap = overlap
         self.separators = self._text.separators

@@ -62,8 +62,14 @@ def check_chunks(chunks: list[Chunk], pages: list[Page], tok: ModelTokenizer, si
         n = tok.count(c.text)
         assert n == c.token_count
         assert n <= size, f"chunk {i} has {n} tokens > {size}"
-        assert tok.count(embedding_text(c.text, c.metadata)) <= size, f"chunk {i}: context + text over {size} tokens"
-        assert embedding_text(c.text, c.metadata).endswith(c.text)
+        embedded = embedding_text(c.text, c.metadata)
+        if "embed_span" in c.metadata:  # neighbouring text: within what the model takes
+            a, b = c.metadata["embed_span"]
+            assert a <= c.char_start and c.char_end <= b and embedded.endswith(doc.text[a:b])
+            assert tok.count(embedded) <= tok.budget, f"chunk {i}: embedding text over the model's {tok.budget} tokens"
+        else:
+            assert embedded.endswith(c.text)
+            assert tok.count(embedded) <= size, f"chunk {i}: context + text over {size} tokens"
         assert len(c.text.encode("utf-8")) <= MAX_TEXT_BYTES
         assert c.page_start == doc.page_at(c.char_start)
         assert c.page_end == doc.page_at(c.char_end - 1)

@@ -109,3 +109,47 @@ def test_registry_names_and_configs_differ(tok) -> None:
         ChunkSettings(chunker="nope")  # type: ignore[arg-type]
     a = get_chunker(ChunkSettings(unit="chars", size=800, overlap=100), tok)
     assert a.config()["unit"] == "chars" and a.max_tokens == tok.budget
+
+
+# Neighbouring text as embedding context ---------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["english", "chinese"])
+@pytest.mark.parametrize("name", ["fixed", "recursive", "structure"])
+def test_context_embeds_the_neighbourhood_within_the_model_input(tok, check, english_pages, chinese_pages, lang, name) -> None:
+    pages = english_pages if lang == "english" else chinese_pages
+    ch = get_chunker(ChunkSettings(chunker=name, size=100, overlap=0, context=120), tok)
+    plain = get_chunker(ChunkSettings(chunker=name, size=100, overlap=0), tok).chunk(DOC, pages, PIPE)
+    chunks = ch.chunk(DOC, pages, PIPE)
+    check(chunks, pages, tok, 100)
+    assert [(c.char_start, c.char_end) for c in chunks] == [(c.char_start, c.char_end) for c in plain], "context changes vectors, not spans"
+    text = DocumentText.from_pages(pages).text
+    widened = 0
+    for c in chunks:
+        a, b = c.metadata["embed_span"]
+        before, after = tok.count(text[a : c.char_start]), tok.count(text[c.char_end : b])
+        assert before + after <= 120 + 2
+        widened += before > 0 and after > 0
+        for cut in (a, b):  # cuts between words (or CJK characters)
+            assert cut in (0, len(text)) or text[cut - 1].isspace() or text[cut].isspace() or text[cut - 1] >= "\u2e80" or text[cut] >= "\u2e80"
+    assert widened >= len(chunks) - 2
+    assert ch.config()["context"] == 120 and ch.pipeline_hash({}) != get_chunker(ChunkSettings(chunker=name, size=100, overlap=0), tok).pipeline_hash({})
+
+
+def test_context_gives_the_other_side_what_one_side_lacks(tok) -> None:
+    text = " ".join(f"Sentence number {i} is right here." for i in range(60))
+    chunks = RecursiveChunker(tok, size=40, overlap=0, context=60).chunk(DOC, [Page(1, text)], PIPE)
+    first, last = chunks[0], chunks[-1]
+    assert first.metadata["embed_span"][0] == 0 and tok.count(text[first.char_end : first.metadata["embed_span"][1]]) >= 50
+    assert last.metadata["embed_span"][1] == len(text) and tok.count(text[last.metadata["embed_span"][0] : last.char_start]) >= 50
+
+
+def test_context_after_the_heading_prefix(tok, check) -> None:
+    text = "# Report\n\n" + " ".join(f"Sentence number {i} is right here." for i in range(60))
+    pages = [Page(1, text)]
+    chunks = get_chunker(ChunkSettings(chunker="structure", size=40, overlap=0, context=60), tok).chunk(DOC, pages, PIPE)
+    check(chunks, pages, tok, 40)
+    for c in chunks[1:]:
+        a, b = c.metadata["embed_span"]
+        assert c.metadata["embed_text"] == "Report\n" + text[a:b]
+        assert tok.count(c.metadata["embed_text"]) <= tok.budget
