@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pdfrag.embed.sentence_transformers import SentenceTransformerEmbedder
+from pdfrag.embed.base import Embedder
 from pdfrag.pipeline import close_pipelines, get_pipeline
 from pdfrag.search import search
 
@@ -38,15 +38,16 @@ def run(prefect_server, home):
 
 @pytest.fixture()
 def encode_calls(monkeypatch):
-    """Count texts sent to the model, to prove a rerun embeds nothing."""
+    """Count texts sent to the model (whatever the backend), to prove a
+    rerun embeds nothing."""
     calls: list[int] = []
-    original = SentenceTransformerEmbedder._encode
+    original = Embedder.embed_documents
 
-    def spy(self, texts, batch_size):
+    def spy(self, texts, *args, **kwargs):
         calls.append(len(texts))
-        return original(self, texts, batch_size)
+        return original(self, texts, *args, **kwargs)
 
-    monkeypatch.setattr(SentenceTransformerEmbedder, "_encode", spy)
+    monkeypatch.setattr(Embedder, "embed_documents", spy)
     return calls
 
 
