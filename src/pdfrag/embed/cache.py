@@ -97,6 +97,7 @@ def build_once(folder: Path, build: Callable[[Path], None], what: str = "") -> P
         try:
             build(tmp)
             (tmp / DONE).write_text("ok\n")
+            _readable(tmp)
             if folder.exists():  # an unfinished folder from an older layout
                 shutil.rmtree(folder)
             os.replace(tmp, folder)
@@ -104,6 +105,13 @@ def build_once(folder: Path, build: Callable[[Path], None], what: str = "") -> P
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return folder
+
+
+def _readable(folder: Path) -> None:
+    """mkdtemp makes the folder private (0700), and some writers make files
+    0600; a cache other users may read gets the usual 0755/0644."""
+    for p in [folder, *folder.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
 
 
 def build_file_once(path: Path, build: Callable[[Path], None], what: str = "") -> Path:

@@ -26,6 +26,7 @@ def test_built_once(tmp_path: Path) -> None:
     assert len(calls) == 1
     assert calls[0] != dest  # built elsewhere, then renamed into place
     assert sorted(p.name for p in dest.parent.iterdir() if not p.name.endswith(".lock")) == ["m-abc"]
+    assert dest.stat().st_mode & 0o777 == 0o755 and (dest / "model.bin").stat().st_mode & 0o777 == 0o644
 
 
 def test_failed_build_leaves_nothing(tmp_path: Path) -> None:
