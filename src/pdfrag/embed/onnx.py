@@ -192,6 +192,14 @@ class OnnxEmbedder(Embedder):
                 self._session = _session(path, self.threads)
             return self._session, self._tokenizer
 
+    def set_threads(self, threads: int) -> None:
+        """A session's thread pool is fixed when it is made: the next call
+        makes a new one (a second or so, from the cached export)."""
+        with self._lock:
+            if threads != self.threads:
+                self.threads = threads
+                self._session = None
+
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         session, tok = self._load()
         out = []

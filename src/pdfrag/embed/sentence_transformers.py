@@ -86,6 +86,14 @@ class SentenceTransformerEmbedder(Embedder):
                 self._model = model
             return self._model
 
+    def set_threads(self, threads: int) -> None:
+        """OpenMP's thread count is per calling thread: this one only."""
+        import torch
+
+        self.threads = threads
+        if threads:
+            torch.set_num_threads(threads)
+
     def _autocast(self):
         import torch
 

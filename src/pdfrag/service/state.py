@@ -91,11 +91,9 @@ class QueryEmbedder:
 
     def _run(self) -> None:
         if self.threads:
-            try:  # OpenMP's thread count is per calling thread: this one only
-                import torch
-
-                torch.set_num_threads(self.threads)
-            except Exception:  # noqa: BLE001 - another backend
+            try:  # torch: this thread only; ONNX Runtime: a session with that many
+                self.embedder.set_threads(self.threads)
+            except Exception:  # noqa: BLE001 - best effort
                 pass
         while True:
             item = self._queue.get()

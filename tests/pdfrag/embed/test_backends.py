@@ -156,6 +156,19 @@ def test_long_texts_go_in_smaller_batches_and_order_is_kept() -> None:
     assert got.tolist() == list(range(len(texts)))
 
 
+def test_a_model_folder_without_tokenizer_json_still_embeds_in_order() -> None:
+    texts = ["a b c", "a " * 50, "", "x y"]
+    fake = _Fake(texts)
+
+    def no_tokenizer(texts: list[str]) -> list[int]:
+        raise ConfigError("no tokenizer.json in /models/x", stage="chunk")
+
+    fake.token_counts = no_tokenizer  # type: ignore[method-assign]
+    v = fake.embed_documents(texts, batch_size=1)
+    assert (np.rint(v[:, 0] / v[:, 1]).astype(int) - 1).tolist() == [0, 1, 2, 3]
+    assert fake.truncated == 0
+
+
 def test_texts_over_the_limit_are_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     texts = ["short text", "word " * 30, "word " * 8, "word " * 40]
     fake = _Fake(texts, max_tokens=12)
@@ -243,6 +256,29 @@ def test_onnx_reproduces_torch_and_is_exported_once(models: Path, torch_fp32: Se
     monkeypatch.setattr(onnx_mod, "export", no_export)
     again = OnnxEmbedder(get_profile(MINILM), models_dir=models).embed_documents(TEXTS[:2])
     np.testing.assert_allclose(again, got[:2], atol=1e-5)
+    # the query service's one thread: a new session with one intra-op thread
+    emb.set_threads(1)
+    one = emb.embed_queries(["Where is the cat?"])
+    assert emb._session.get_session_options().intra_op_num_threads == 1
+    np.testing.assert_allclose(one, q, atol=1e-5)
+
+
+def test_torch_threads_are_set_for_the_calling_thread() -> None:
+    import threading
+
+    import torch
+
+    e = SentenceTransformerEmbedder(get_profile(MINILM), device="cpu")
+    seen = []
+
+    def worker() -> None:
+        e.set_threads(1)
+        seen.append(torch.get_num_threads())
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen == [1] and e.threads == 1
 
 
 @pytest.mark.integration
