@@ -112,7 +112,7 @@ def ingest(
     reprocess: bool = typer.Option(False, "--reprocess", help="ignore the ledger and stage caches' verdicts and redo every file"),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="retry files that failed before even if unchanged"),
     strict: bool = typer.Option(False, "--strict", help="exit 1 if any file failed (in this run, or unchanged since it failed)"),
-    model: Optional[str] = typer.Option(None, "--model", help="embedding model profile (default all-MiniLM-L6-v2)"),
+    model: Optional[str] = typer.Option(None, "--model", help="embedding model: all-MiniLM-L6-v2 (default, English) or multilingual-e5-small (Chinese, mixed), or a local folder"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout"),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="show Prefect's logs"),
 ) -> None:
@@ -266,7 +266,7 @@ def search(
     query: str = typer.Argument(..., help="what to look for"),
     k: int = typer.Option(5, "-k", "--top-k", min=1, max=100, help="number of results"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per result on stdout"),
-    model: Optional[str] = typer.Option(None, "--model"),
+    model: Optional[str] = typer.Option(None, "--model", help="embedding model (must be the collection's): all-MiniLM-L6-v2 or multilingual-e5-small"),
 ) -> None:
     """Search the collection."""
     from pdfrag.pipeline import get_pipeline
