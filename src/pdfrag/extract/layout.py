@@ -120,8 +120,9 @@ def _is_rows(boxes: Sequence[BBox], parts: list[list[int]]) -> bool:
                 paired += 1
                 break
     # Columns often start level and may match once more by chance: rows need
-    # at least three pairs and most of the left side paired.
-    return paired >= 0.75 * len(left) and paired >= 3
+    # at least three pairs, and most boxes of the smaller side paired (line
+    # numbers run on beside blank lines, so the sides can differ in length).
+    return paired >= 0.75 * min(len(left), len(right)) and paired >= 3
 
 
 def _bands(boxes: Sequence[BBox], idx: list[int], cfg: CutConfig) -> list[list[int]]:

@@ -383,19 +383,14 @@ def _drop_furniture(raws: list[_RawPage]) -> None:
     keys = [{furniture_key(r.text) for r in raw.regions if r.kind == "text" and len(r.text) <= 120 and _margin(r, raw)} for raw in raws]
     running = repeated_furniture(keys)
     for raw in raws:
+        regions = [r for r in raw.regions if not (r.kind == "text" and _margin(r, raw) and furniture_key(r.text) in running)]
         # A page number sits above or below everything else on its page,
         # wherever the margin is.
-        ys = [r.bbox[1] for r in raw.regions if r.kind == "text"]
-        top, bottom = (min(ys), max(ys)) if ys else (0.0, 0.0)
-        kept = []
-        for r in raw.regions:
-            if r.kind == "text":
-                if is_page_number(r.text) and (_margin(r, raw) or r.bbox[1] in (top, bottom)):
-                    continue
-                if _margin(r, raw) and furniture_key(r.text) in running:
-                    continue
-            kept.append(r)
-        raw.regions = kept
+        ys = [r.bbox[1] for r in regions if r.kind == "text"]
+        if ys:
+            top, bottom = min(ys), max(ys)
+            regions = [r for r in regions if not (r.kind == "text" and r.bbox[1] in (top, bottom) and is_page_number(r.text))]
+        raw.regions = regions
 
 
 def _order(raw: _RawPage) -> None:
