@@ -68,11 +68,13 @@ class ChunkSettings(BaseModel):
     min_size: int = Field(16, ge=0, description="chunks smaller than this merge into a neighbour")
     unit: Literal["tokens", "chars"] = Field("tokens", description="what size, overlap and min_size count (fixed, recursive)")
     # semantic: where topics change (see pdfrag.chunk.semantic)
-    breakpoint: Literal["threshold", "percentile", "stddev", "iqr", "gradient", "dp", "cluster"] = "percentile"
+    breakpoint: Literal["threshold", "percentile", "stddev", "iqr", "gradient", "dp", "cluster"] = "dp"
     threshold: float | None = Field(None, description="the breakpoint method's parameter; empty: its default")
     window: int = Field(0, ge=0, description="sentences of context on each side of a sentence when embedding it")
-    # structure: heading path (and a split table's header) as embedding context
+    # structure: heading path (and a split table's header) as embedding context;
+    # how a section too long for one chunk is split (semantic: by breakpoint above)
     heading_prefix: bool = True
+    section_split: Literal["recursive", "semantic"] = "recursive"
     # every chunker: tokens of the surrounding text embedded with each chunk
     # (half before, half after, within the model's input); the chunk stays the span
     context: int = Field(0, ge=0, description="tokens of neighbouring text embedded with each chunk")

@@ -18,7 +18,8 @@ def get_chunker(
     settings: ChunkSettings, tokenizer: ModelTokenizer, embedder: Embedder | Callable[[], Embedder] | None = None
 ) -> Chunker:
     """The configured chunker. ``embedder`` (or a function returning it, so
-    that the model loads only when first needed) is required by ``semantic``."""
+    that the model loads only when first needed) is required by ``semantic``
+    and by ``structure`` with ``section_split = "semantic"``."""
     s = settings
     if s.chunker == "recursive":
         from pdfrag.chunk.recursive import RecursiveChunker
@@ -33,9 +34,11 @@ def get_chunker(
     if s.chunker == "structure":
         from pdfrag.chunk.structure import StructureChunker
 
+        if s.section_split == "semantic" and embedder is None:
+            raise ConfigError("semantic section splitting needs an embedder", stage="chunk", hint="pass the pipeline's embedder to get_chunker")
         return StructureChunker(
             tokenizer, size=s.size, overlap=s.overlap, min_size=s.min_size, separators=s.separators, heading_prefix=s.heading_prefix,
-            context=s.context,
+            context=s.context, split=s.section_split, embedder=embedder, breakpoint=s.breakpoint, threshold=s.threshold, window=s.window,
         )
     if s.chunker == "semantic":
         from pdfrag.chunk.semantic import SemanticChunker

@@ -25,8 +25,15 @@ and hard minimum and maximum sizes (popular semantic splitters have none).
    - ``dp``: globally, by dynamic programming: the segmentation into chunks
      of at most ``size`` tokens (and, unless impossible, at least
      ``min_size``) that maximizes the summed within-chunk similarity of
-     sentence pairs, centred on ``threshold`` (default: the document's mean
-     pairwise similarity), as in Chroma's ClusterSemanticChunker;
+     sentence pairs, each pair counting its similarity minus ``threshold``
+     (as in Chroma's ClusterSemanticChunker, which subtracts the mean
+     pairwise similarity, which lets chunks grow to the maximum); default:
+     0.25 for all-MiniLM-L6-v2 (calibrated on the chunking benchmark: its
+     neighbouring sentences score about 0.4, unrelated ones about 0.1), for
+     other models the 30th percentile of the similarities of neighbouring
+     sentences in the document, on that model's own scale. Chunks then grow
+     as long as the text stays coherent and stop where it does not, up to
+     ``size``;
    - ``cluster``: by agglomerative clustering of neighbours: the most
      similar adjacent groups merge first (cosine of their mean vectors) until
      the best pair is less similar than ``threshold`` (default: the median
@@ -64,6 +71,10 @@ DEFAULT_THRESHOLDS: dict[str, float | None] = {
 # punctuation followed by whitespace, and blank lines.
 _SENT_END = re.compile(r"[。！？；]+[”’\"」』）)]*\s*|[.!?]+[\"'”’)\]]*\s+|\n[ \t]*\n\s*")
 _FRAGMENT_TOKENS = 5
+# ``dp`` without a threshold: the centring similarity calibrated for a model
+# on the chunking benchmark (see the README), else the document's own scale.
+DP_CENTRES: dict[str, float] = {"all-MiniLM-L6-v2": 0.25}
+DP_PERCENTILE = 30.0
 
 
 class SemanticChunker(Chunker):
@@ -75,7 +86,7 @@ class SemanticChunker(Chunker):
         embedder: Embedder | Callable[[], Embedder],
         size: int = 200,
         min_size: int = 16,
-        breakpoint: Breakpoint = "percentile",
+        breakpoint: Breakpoint = "dp",
         threshold: float | None = None,
         window: int = 0,
         sentence_tokens: int | None = None,
@@ -90,6 +101,8 @@ class SemanticChunker(Chunker):
         if min_size >= size:
             raise ValueError(f"min_size ({min_size}) must be smaller than size ({size})")
         self.breakpoint = breakpoint
+        if threshold is None and breakpoint == "dp":
+            threshold = DP_CENTRES.get(tokenizer.profile.name)
         self.threshold = threshold if threshold is not None else DEFAULT_THRESHOLDS[breakpoint]
         self.window = window
         self.sentence_tokens = sentence_tokens or max(8, min(size // 2, 50))
@@ -115,32 +128,33 @@ class SemanticChunker(Chunker):
         }
 
     # Sentences -------------------------------------------------------------
-    def sentences(self, text: str, tokens: TokenIndex) -> list[tuple[int, int]]:
-        """Contiguous spans covering ``text``, each at most ``sentence_tokens``."""
+    def sentences(self, text: str, tokens: TokenIndex, a: int = 0, b: int | None = None) -> list[tuple[int, int]]:
+        """Spans of ``text[a:b]`` in order, each at most ``sentence_tokens``."""
+        b = len(text) if b is None else b
         out: list[tuple[int, int]] = []
-        start = 0
-        for m in _SENT_END.finditer(text):
+        start = a
+        for m in _SENT_END.finditer(text, a, b):
             if m.end() > start:
                 out.extend(self._fit(text, start, m.end(), tokens))
                 start = m.end()
-        if start < len(text):
-            out.extend(self._fit(text, start, len(text), tokens))
-        out = [u for u in out if text[u[0] : u[1]].strip()] or [(0, len(text))]
+        if start < b:
+            out.extend(self._fit(text, start, b, tokens))
+        out = [u for u in out if text[u[0] : u[1]].strip()] or [(a, b)]
         # Fragments ("1.", "Fig.", a lone heading word) join the next
         # sentence, or else the one before, when the union fits.
         units: list[tuple[int, int]] = []
-        for a, b in out:
+        for x, y in out:
             pa, pb = units[-1] if units else (0, 0)
-            if units and tokens.count(pa, pb) < _FRAGMENT_TOKENS and "\n\n" not in text[pa:pb] and tokens.count(pa, b) <= self.sentence_tokens:
-                units[-1] = (pa, b)
+            if units and tokens.count(pa, pb) < _FRAGMENT_TOKENS and "\n\n" not in text[pa:pb] and tokens.count(pa, y) <= self.sentence_tokens:
+                units[-1] = (pa, y)
             else:
-                units.append((a, b))
+                units.append((x, y))
         merged: list[tuple[int, int]] = []
-        for a, b in units:
-            if merged and tokens.count(a, b) < _FRAGMENT_TOKENS and tokens.count(merged[-1][0], b) <= self.sentence_tokens:
-                merged[-1] = (merged[-1][0], b)
+        for x, y in units:
+            if merged and tokens.count(x, y) < _FRAGMENT_TOKENS and tokens.count(merged[-1][0], y) <= self.sentence_tokens:
+                merged[-1] = (merged[-1][0], y)
             else:
-                merged.append((a, b))
+                merged.append((x, y))
         return merged
 
     def _fit(self, text: str, a: int, b: int, tokens: TokenIndex) -> list[tuple[int, int]]:
@@ -153,36 +167,63 @@ class SemanticChunker(Chunker):
 
     # Splitting -------------------------------------------------------------
     def split(self, text: str, tokens: TokenIndex) -> list[tuple[int, int]]:
-        units = self.sentences(text, tokens)
-        # Units must tile the text so that chunks do too: stretch each to the next.
-        units = [(0 if i == 0 else a, units[i + 1][0] if i + 1 < len(units) else len(text)) for i, (a, _) in enumerate(units)]
-        if len(units) == 1:
-            return units
-        vecs = self._embed(text, units, self.window, self.window)
-        # Tokens before each unit boundary: units i..j hold edges[j + 1] - edges[i].
-        edges = np.searchsorted(np.asarray(tokens.starts, dtype=np.int64), [u[0] for u in units] + [len(text)], side="left")
-        size_of = lambda i, j: int(edges[j + 1] - edges[i])  # noqa: E731 - units i..j inclusive
-        if self.breakpoint == "dp":
-            groups = self._dp(vecs, edges, len(units))
-        elif self.breakpoint == "cluster":
-            groups = self._cluster(vecs, size_of, len(units))
-        else:
-            if self.window:
-                # The ``window`` sentences before a boundary against those after it.
-                before = self._embed(text, units, self.window, 0)
-                after = self._embed(text, units, 0, self.window)
-                sims = np.einsum("ij,ij->i", before[:-1], after[1:])
+        return self.split_ranges(text, [(0, len(text))], tokens)[0]
+
+    def split_ranges(
+        self, text: str, ranges: list[tuple[int, int]], tokens: TokenIndex, sizes: list[int] | None = None
+    ) -> list[list[tuple[int, int]]]:
+        """Chunks of each range ``text[a:b]`` (of at most ``sizes[i]`` tokens,
+        default the chunker's size). One embedding call for all ranges; the
+        ``dp`` centring (without a threshold) is the mean over all of them."""
+        sizes = sizes or [self.size] * len(ranges)
+        units_of = []
+        for a, b in ranges:
+            units = self.sentences(text, tokens, a, b)
+            # Units must tile the range so that chunks do too: stretch each to the next.
+            units_of.append([(a if i == 0 else x, units[i + 1][0] if i + 1 < len(units) else b) for i, (x, _) in enumerate(units)])
+        flat = [u for units in units_of for u in units]
+        starts = np.asarray(tokens.starts, dtype=np.int64)
+        vecs_all = self._embed(text, flat, self.window, self.window) if len(flat) > 1 else np.zeros((len(flat), 1), np.float32)
+        if self.window and self.breakpoint not in ("dp", "cluster") and len(flat) > 1:
+            # The ``window`` sentences before a boundary against those after it.
+            before_all, after_all = self._embed(text, flat, self.window, 0), self._embed(text, flat, 0, self.window)
+        mu = self.threshold
+        if self.breakpoint == "dp" and mu is None and len(flat) > 1:
+            # The document's own scale: 30% of its neighbouring sentences are
+            # less similar than this (models differ widely in how similar
+            # unrelated sentences look).
+            mu = float(np.percentile(np.einsum("ij,ij->i", vecs_all[:-1], vecs_all[1:]), DP_PERCENTILE))
+        out: list[list[tuple[int, int]]] = []
+        pos = 0
+        for units, size, (a, b) in zip(units_of, sizes, ranges, strict=True):
+            n = len(units)
+            vecs = vecs_all[pos : pos + n]
+            lo, pos = pos, pos + n
+            if n == 1:
+                out.append([(a, b)])
+                continue
+            # Tokens before each unit boundary: units i..j hold edges[j + 1] - edges[i].
+            edges = np.searchsorted(starts, [u[0] for u in units] + [b], side="left")
+            size_of = lambda i, j, edges=edges: int(edges[j + 1] - edges[i])  # noqa: E731 - units i..j inclusive
+            if self.breakpoint == "dp":
+                groups = self._dp(vecs, edges, n, size, mu)  # type: ignore[arg-type]
+            elif self.breakpoint == "cluster":
+                groups = self._cluster(vecs, size_of, n, size)
             else:
-                sims = np.einsum("ij,ij->i", vecs[:-1], vecs[1:])
-            cuts = self._breakpoints(sims)
-            groups, start = [], 0
-            for k in cuts:  # a cut after unit k
-                groups.append((start, k))
-                start = k + 1
-            groups.append((start, len(units) - 1))
-        sims = np.einsum("ij,ij->i", vecs[:-1], vecs[1:])
-        groups = self._bound(groups, 1.0 - sims, size_of)
-        return [(units[i][0], units[j][1]) for i, j in groups]
+                if self.window:
+                    sims = np.einsum("ij,ij->i", before_all[lo : lo + n - 1], after_all[lo + 1 : lo + n])
+                else:
+                    sims = np.einsum("ij,ij->i", vecs[:-1], vecs[1:])
+                cuts = self._breakpoints(sims)
+                groups, first = [], 0
+                for k in cuts:  # a cut after unit k
+                    groups.append((first, k))
+                    first = k + 1
+                groups.append((first, n - 1))
+            sims = np.einsum("ij,ij->i", vecs[:-1], vecs[1:])
+            groups = self._bound(groups, 1.0 - sims, size_of, size)
+            out.append([(units[i][0], units[j][1]) for i, j in groups])
+        return out
 
     def _embed(self, text: str, units: list[tuple[int, int]], back: int, ahead: int) -> np.ndarray:
         """Vectors of each unit with ``back`` units before it and ``ahead`` after."""
@@ -207,12 +248,7 @@ class SemanticChunker(Chunker):
             hit = g > np.percentile(g, t)
         return [int(k) for k in np.flatnonzero(hit)]
 
-    def _dp(self, vecs: np.ndarray, edges: np.ndarray, n: int) -> list[tuple[int, int]]:
-        if self.threshold is not None:
-            mu = float(self.threshold)
-        else:  # mean similarity of distinct pairs, from the sum vector
-            total = vecs.sum(axis=0)
-            mu = float((total @ total - np.einsum("ij,ij->", vecs, vecs)) / (n * (n - 1)))
+    def _dp(self, vecs: np.ndarray, edges: np.ndarray, n: int, size: int, mu: float) -> list[tuple[int, int]]:
         penalty = 1e6
         best = np.full(n + 1, -np.inf)
         best[0] = 0.0
@@ -224,7 +260,7 @@ class SemanticChunker(Chunker):
             col = vecs[lo:i] @ vecs[i] - mu
             add = np.cumsum(col[::-1])[::-1]
             reward = np.append(reward + add, 0.0)
-            new_lo = lo + int(np.searchsorted(edges[i + 1] - edges[lo : i + 1] <= self.size, True))
+            new_lo = lo + int(np.searchsorted(edges[i + 1] - edges[lo : i + 1] <= size, True))
             reward = reward[new_lo - lo :]
             lo = new_lo
             sizes = edges[i + 1] - edges[lo : i + 1]
@@ -243,7 +279,7 @@ class SemanticChunker(Chunker):
             end = start
         return groups[::-1]
 
-    def _cluster(self, vecs: np.ndarray, size_of: Callable[[int, int], int], n: int) -> list[tuple[int, int]]:
+    def _cluster(self, vecs: np.ndarray, size_of: Callable[[int, int], int], n: int, size: int) -> list[tuple[int, int]]:
         if self.threshold is not None:
             stop = float(self.threshold)
         else:
@@ -259,7 +295,7 @@ class SemanticChunker(Chunker):
 
         def push(g: int) -> None:
             h = nxt[g]
-            if h >= n or size_of(first[g], last[h]) > self.size:
+            if h >= n or size_of(first[g], last[h]) > size:
                 return
             a, b = sums[g], sums[h]
             sim = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
@@ -285,14 +321,14 @@ class SemanticChunker(Chunker):
                 push(prv[g])
         return [(first[g], last[g]) for g in range(n) if alive[g]]
 
-    def _bound(self, groups: list[tuple[int, int]], dist: np.ndarray, size_of: Callable[[int, int], int]) -> list[tuple[int, int]]:
+    def _bound(self, groups: list[tuple[int, int]], dist: np.ndarray, size_of: Callable[[int, int], int], size: int) -> list[tuple[int, int]]:
         """Cut groups above ``size`` at their largest distance; merge groups
         below ``min_size`` into their closer neighbour when it fits."""
         out: list[tuple[int, int]] = []
         stack = list(reversed(groups))
         while stack:
             i, j = stack.pop()
-            if i == j or size_of(i, j) <= self.size:
+            if i == j or size_of(i, j) <= size:
                 out.append((i, j))
                 continue
             ks = np.arange(i, j)
@@ -308,9 +344,9 @@ class SemanticChunker(Chunker):
                 idx += 1
                 continue
             options = []
-            if idx > 0 and size_of(out[idx - 1][0], j) <= self.size:
+            if idx > 0 and size_of(out[idx - 1][0], j) <= size:
                 options.append((dist[i - 1], idx - 1))
-            if idx + 1 < len(out) and size_of(i, out[idx + 1][1]) <= self.size:
+            if idx + 1 < len(out) and size_of(i, out[idx + 1][1]) <= size:
                 options.append((dist[j], idx + 1))
             if not options:
                 idx += 1

@@ -6,7 +6,9 @@ path as context.
   consecutive small sections that are siblings (or parent and child) are
   packed together up to the size, under their common heading path.
 - A longer section is split: its text by the recursive splitter (paragraphs,
-  lines, sentences... with overlap), its tables apart. A table that fits is
+  lines, sentences... with overlap), or with ``split="semantic"`` by the
+  semantic chunker (sentences embedded, boundaries where the topic changes;
+  ``dp`` by default), its tables apart. A table that fits is
   one piece; a longer one is split by rows, and every part after the first
   gets the table's header (its first line, and the ``|---|`` line) as
   context, so each part reads as a table with its column names.
@@ -29,11 +31,14 @@ them from Markdown or wikitext headings and pipe tables in their text.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
 
 from pdfrag.chunk.base import Chunker, DocBlock, DocumentText, Piece, TokenIndex, common_prefix, merge_meta
 from pdfrag.chunk.markdown import heading_of, is_separator_row, is_table_line
 from pdfrag.chunk.recursive import RecursiveChunker
+from pdfrag.chunk.semantic import SemanticChunker
+from pdfrag.embed.base import Embedder
 from pdfrag.embed.tokens import ModelTokenizer
 
 PATH_SEP = " > "
@@ -51,18 +56,39 @@ class StructureChunker(Chunker):
         separators: list[str] | None = None,
         heading_prefix: bool = True,
         context: int = 0,
+        split: Literal["recursive", "semantic"] = "recursive",
+        embedder: Embedder | Callable[[], Embedder] | None = None,
+        breakpoint: str = "dp",
+        threshold: float | None = None,
+        window: int = 0,
     ) -> None:
         super().__init__(tokenizer, size, unit="tokens", min_size=min_size, context=context)
         self._text = RecursiveChunker(tokenizer, size=size, overlap=overlap, separators=separators, min_size=0)
         self.overlap = overlap
         self.separators = self._text.separators
         self.heading_prefix = heading_prefix
+        if split not in ("recursive", "semantic"):
+            raise ValueError(f"split must be 'recursive' or 'semantic', not {split!r}")
+        self.split_with = split
+        self._semantic: SemanticChunker | None = None
+        if split == "semantic":
+            if embedder is None:
+                raise ValueError("split='semantic' needs an embedder")
+            self._semantic = SemanticChunker(
+                tokenizer, embedder, size=size, min_size=min(min_size, size - 1), breakpoint=breakpoint,  # type: ignore[arg-type]
+                threshold=threshold, window=window,
+            )
 
     def params(self) -> dict[str, Any]:
-        return {
+        p = {
             "size": self.size, "overlap": self.overlap, "min_size": self.min_size, "separators": self.separators,
-            "heading_prefix": self.heading_prefix,
+            "heading_prefix": self.heading_prefix, "split": self.split_with,
         }
+        if self._semantic is not None:
+            sem = self._semantic.params()
+            p.update({k: sem[k] for k in ("breakpoint", "threshold", "window", "sentence_tokens", "embedder")})
+            del p["overlap"], p["separators"]  # the semantic splitter has neither
+        return p
 
     # Context ---------------------------------------------------------------
     def prefix(self, path: tuple[str, ...]) -> str:
@@ -88,34 +114,60 @@ class StructureChunker(Chunker):
 
     # Pieces ----------------------------------------------------------------
     def pieces(self, doc: DocumentText, tokens: TokenIndex) -> list[Piece]:
-        out: list[tuple[Piece, bool]] = []
+        # Plan every section first (whole, or text runs and table pieces),
+        # then split all text runs at once (the semantic splitter embeds the
+        # document's sentences in one call), then assemble.
+        plans: list[tuple[Piece | None, list[Piece | tuple[int, int, tuple[str, ...], int]]]] = []
         for a, b, path, tables in _sections(doc):
             ctx = self.context_for(doc.text, a, b, path)
             if self._fits_budget(ctx, tokens.count(a, b)):
-                out.append((Piece(a, b, path, ctx, {"tables": [_table_no(doc, t) for t in tables]} if tables else {}), True))
+                plans.append((Piece(a, b, path, ctx, {"tables": [_table_no(doc, t) for t in tables]} if tables else {}), []))
             else:
-                out.extend((p, False) for p in self._within(doc, tokens, a, b, path, tables))
+                plans.append((None, self._plan(doc, tokens, a, b, path, tables)))
+        runs = [x for _, parts in plans for x in parts if isinstance(x, tuple)]
+        spans = iter(self._split_runs(doc.text, tokens, runs))
+        out: list[tuple[Piece, bool]] = []
+        for whole, parts in plans:
+            if whole is not None:
+                out.append((whole, True))
+                continue
+            pieces: list[Piece] = []
+            for x in parts:
+                if isinstance(x, Piece):
+                    pieces.append(x)
+                else:
+                    path = x[2]
+                    pieces.extend(Piece(u, v, path, self.context_for(doc.text, u, v, path)) for u, v in next(spans))
+            pieces = [p for p in pieces if doc.text[p.start : p.end].strip()]
+            out.extend((p, False) for p in self._merge_forward(doc.text, tokens, pieces))
         return self._pack(doc.text, out, tokens)
 
     def _fits_budget(self, ctx: str, n_tokens: int) -> bool:
         return n_tokens + (self.tokenizer.count(ctx) if ctx else 0) <= self.size
 
-    def _within(self, doc: DocumentText, tokens: TokenIndex, a: int, b: int, path: tuple[str, ...], tables: list[DocBlock]) -> list[Piece]:
-        """A section too long for one chunk: text runs and tables apart."""
+    def _plan(
+        self, doc: DocumentText, tokens: TokenIndex, a: int, b: int, path: tuple[str, ...], tables: list[DocBlock]
+    ) -> list[Piece | tuple[int, int, tuple[str, ...], int]]:
+        """A section too long for one chunk: its tables as pieces, its text
+        runs as (start, end, path, budget) to split."""
         budget = max(self.size - self.tokenizer.count(self.prefix(path)), self.size // 2)
-        pieces: list[Piece] = []
+        parts: list[Piece | tuple[int, int, tuple[str, ...], int]] = []
         pos = a
         for t in tables:
             if t.start > pos:
-                pieces.extend(self._text_pieces(doc.text, tokens, pos, t.start, path, budget))
-            pieces.extend(self._table_pieces(doc.text, tokens, t, _table_no(doc, t), path, budget))
+                parts.append((pos, t.start, path, budget))
+            parts.extend(self._table_pieces(doc.text, tokens, t, _table_no(doc, t), path, budget))
             pos = max(pos, t.end)
         if pos < b:
-            pieces.extend(self._text_pieces(doc.text, tokens, pos, b, path, budget))
-        return self._merge_forward(doc.text, tokens, [p for p in pieces if doc.text[p.start : p.end].strip()])
+            parts.append((pos, b, path, budget))
+        return parts
 
-    def _text_pieces(self, text: str, tokens: TokenIndex, a: int, b: int, path: tuple[str, ...], budget: int) -> list[Piece]:
-        return [Piece(x, y, path, self.context_for(text, x, y, path)) for x, y in self._text.split_range(text, a, b, tokens, size=budget)]
+    def _split_runs(self, text: str, tokens: TokenIndex, runs: list[tuple[int, int, tuple[str, ...], int]]) -> list[list[tuple[int, int]]]:
+        if not runs:
+            return []
+        if self._semantic is not None:
+            return self._semantic.split_ranges(text, [(a, b) for a, b, _, _ in runs], tokens, [n for _, _, _, n in runs])
+        return [self._text.split_range(text, a, b, tokens, size=n) for a, b, _, n in runs]
 
     def _table_pieces(self, text: str, tokens: TokenIndex, t: DocBlock, number: int, path: tuple[str, ...], budget: int) -> list[Piece]:
         meta: dict[str, Any] = {"tables": [number]}

@@ -52,6 +52,21 @@ def test_two_topics_split_at_their_boundary(tok, embedder, check, breakpoint, th
     assert [(c.char_start, c.char_end) for c in chunks] == [(0, len(first)), (len(first) + 1, len(text))]
 
 
+def test_two_topics_dp_on_the_documents_own_scale(tok, embedder, check, monkeypatch) -> None:
+    # a model without a calibrated centring: the document's neighbour similarities set it
+    from pdfrag.chunk import semantic
+
+    monkeypatch.setattr(semantic, "DP_CENTRES", {})
+    first = " ".join(PASTA)
+    text = first + " " + " ".join(BLACK_HOLES)
+    ch = SemanticChunker(tok, embedder, size=tok.budget, breakpoint="dp")
+    assert ch.threshold is None and ch.config()["threshold"] is None
+    chunks = ch.chunk(DOC, [Page(1, text)], PIPE)
+    check(chunks, [Page(1, text)], tok, tok.budget)
+    assert len(first) in [c.char_end for c in chunks]
+    assert not any("pasta" in c.text and "black hole" in c.text for c in chunks)
+
+
 def test_two_topics_with_a_window_of_sentences(tok, embedder) -> None:
     first = " ".join(PASTA)
     text = first + " " + " ".join(BLACK_HOLES)
@@ -146,6 +161,7 @@ def test_settings_lazy_embedder_and_identity(tok, embedder) -> None:
     assert isinstance(ch, SemanticChunker) and not calls  # nothing loaded yet
     cfg = ch.config()
     assert cfg["chunker"] == "semantic" and cfg["breakpoint"] == "dp" and cfg["embedder"]["model"] == "all-MiniLM-L6-v2"
+    assert cfg["threshold"] == 0.25  # the centring calibrated for this model
     assert calls == [1]
     other = get_chunker(ChunkSettings(chunker="semantic", size=150, breakpoint="percentile", min_size=10), tok, embedder=embedder)
     assert other.pipeline_hash({}) != ch.pipeline_hash({})
@@ -158,3 +174,41 @@ def test_settings_lazy_embedder_and_identity(tok, embedder) -> None:
         SemanticChunker(tok, embedder, size=50, min_size=50)
     with pytest.raises(ConfigError, match="exceeds"):
         SemanticChunker(tok, embedder, size=tok.budget + 1)
+
+
+# Structure chunker with semantic section splitting ------------------------------------
+
+
+def test_structure_splits_long_sections_at_topic_changes(tok, embedder, check) -> None:
+    from pdfrag.chunk.structure import StructureChunker
+
+    first = " ".join(PASTA)
+    body = first + " " + " ".join(BLACK_HOLES)
+    text = "# Notes\n\n" + body + "\n\n# Short\n\nA short closing section that sums up the notes above, on cooking pasta at home and on black holes."
+    pages = [Page(1, text)]
+    ch = StructureChunker(tok, size=160, split="semantic", embedder=embedder, breakpoint="dp")
+    chunks = ch.chunk(DOC, pages, PIPE)
+    check(chunks, pages, tok, 160)
+    ends = [c.char_end for c in chunks]
+    assert text.index(first) + len(first) in ends, "the long section is cut where the topic changes"
+    assert {c.heading_path for c in chunks[:-1]} == {("Notes",)} and chunks[-1].heading_path == ("Short",)
+    assert not any("pasta" in c.text and "black hole" in c.text for c in chunks[:-1])
+    assert chunks[-2].metadata["embed_text"] == "Notes\n" + chunks[-2].text
+    cfg = ch.config()
+    assert cfg["split"] == "semantic" and cfg["breakpoint"] == "dp" and cfg["embedder"]["model"] == "all-MiniLM-L6-v2"
+
+
+@pytest.mark.parametrize("lang", ["english", "chinese"])
+def test_structure_semantic_invariants_on_corpus_pdfs(tok, embedder, check, english_pages, chinese_pages, lang) -> None:
+    from pdfrag.chunk.structure import StructureChunker
+
+    pages = english_pages if lang == "english" else chinese_pages
+    make = lambda: StructureChunker(tok, size=128, split="semantic", embedder=embedder)  # noqa: E731
+    chunks = make().chunk(DOC, pages, PIPE)
+    check(chunks, pages, tok, 128)
+    assert chunks == make().chunk(DOC, pages, PIPE)
+
+
+def test_structure_semantic_needs_an_embedder(tok) -> None:
+    with pytest.raises(ConfigError, match="embedder"):
+        get_chunker(ChunkSettings(chunker="structure", section_split="semantic"), tok)
