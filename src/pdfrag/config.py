@@ -61,7 +61,10 @@ class ChunkSettings(BaseModel):
     chars: characters, for ``fixed`` and ``recursive``); no chunk ever has
     more tokens than the model takes."""
 
-    chunker: Literal["fixed", "recursive", "semantic", "structure"] = "recursive"
+    # Default: sections by heading, long sections split where the topic
+    # changes (README, "Chunking": the best of our chunkers on the public
+    # chunking benchmark).
+    chunker: Literal["fixed", "recursive", "semantic", "structure"] = "structure"
     size: int = Field(200, ge=8, description="target (and, in tokens, maximum) chunk size")
     overlap: int = Field(32, ge=0, description="overlap between neighbours (fixed, recursive, structure)")
     separators: list[str] = Field(default_factory=lambda: list(DEFAULT_SEPARATORS))
@@ -74,7 +77,7 @@ class ChunkSettings(BaseModel):
     # structure: heading path (and a split table's header) as embedding context;
     # how a section too long for one chunk is split (semantic: by breakpoint above)
     heading_prefix: bool = True
-    section_split: Literal["recursive", "semantic"] = "recursive"
+    section_split: Literal["recursive", "semantic"] = "semantic"
     # every chunker: tokens of the surrounding text embedded with each chunk
     # (half before, half after, within the model's input); the chunk stays the span
     context: int = Field(0, ge=0, description="tokens of neighbouring text embedded with each chunk")

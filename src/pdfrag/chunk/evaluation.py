@@ -360,21 +360,23 @@ def format_table(rows: list[Row], *, questions: int, chars_per_token_ratio: floa
 
 
 def default_configs(tokenizer: ModelTokenizer, embedder: Embedder, langchain: bool = True) -> list[Config]:
-    """Our four chunkers at the published sizes (200 tokens, no overlap), the
-    semantic chunker also at 128, and LangChain's recursive splitter at the
-    two published settings."""
+    """Our four chunkers at the published size (200 tokens, no overlap): the
+    structure chunker both with recursive and with semantic section splitting
+    (the default); the default also at 160 tokens; LangChain's recursive
+    splitter at the two published settings."""
     from pdfrag.chunk.fixed import FixedChunker
     from pdfrag.chunk.recursive import RecursiveChunker
     from pdfrag.chunk.semantic import SemanticChunker
     from pdfrag.chunk.structure import StructureChunker
 
-    t = tokenizer
+    t, e = tokenizer, embedder
     out = [
         Config("fixed 200/0", lambda: pdfrag_spans(FixedChunker(t, size=200, overlap=0))),
         Config("recursive 200/0", lambda: pdfrag_spans(RecursiveChunker(t, size=200, overlap=0))),
-        Config("structure 200/0", lambda: pdfrag_spans(StructureChunker(t, size=200, overlap=0))),
-        Config("semantic dp 200", lambda: pdfrag_spans(SemanticChunker(t, embedder, size=200, breakpoint="dp"))),
-        Config("semantic dp 128", lambda: pdfrag_spans(SemanticChunker(t, embedder, size=128, breakpoint="dp"))),
+        Config("semantic dp 200", lambda: pdfrag_spans(SemanticChunker(t, e, size=200, breakpoint="dp"))),
+        Config("structure 200/0 (recursive sections)", lambda: pdfrag_spans(StructureChunker(t, size=200, overlap=0))),
+        Config("structure 200 (semantic sections, default)", lambda: pdfrag_spans(StructureChunker(t, size=200, split="semantic", embedder=e))),
+        Config("structure 160 (semantic sections)", lambda: pdfrag_spans(StructureChunker(t, size=160, split="semantic", embedder=e))),
     ]
     if langchain:
         out += [

@@ -78,7 +78,7 @@ def test_every_chunker_sets_heading_paths(tok, embedder_free_settings) -> None:
 
 @pytest.fixture()
 def embedder_free_settings():
-    return lambda name: ChunkSettings(chunker=name, size=64, overlap=8, min_size=4)
+    return lambda name: ChunkSettings(chunker=name, size=64, overlap=8, min_size=4, section_split="recursive")
 
 
 def test_small_pieces_merge_into_a_neighbour(tok, check) -> None:
@@ -103,11 +103,11 @@ def test_embedding_text_and_metadata_merge() -> None:
 
 def test_registry_names_and_configs_differ(tok) -> None:
     assert CHUNKERS == ("fixed", "recursive", "semantic", "structure")
-    hashes = {get_chunker(ChunkSettings(chunker=n), tok).pipeline_hash({}) for n in ("fixed", "recursive", "structure")}
+    hashes = {get_chunker(ChunkSettings(chunker=n, section_split="recursive"), tok).pipeline_hash({}) for n in ("fixed", "recursive", "structure")}
     assert len(hashes) == 3
     with pytest.raises(ValueError):
         ChunkSettings(chunker="nope")  # type: ignore[arg-type]
-    a = get_chunker(ChunkSettings(unit="chars", size=800, overlap=100), tok)
+    a = get_chunker(ChunkSettings(chunker="recursive", unit="chars", size=800, overlap=100), tok)
     assert a.config()["unit"] == "chars" and a.max_tokens == tok.budget
 
 
@@ -118,8 +118,8 @@ def test_registry_names_and_configs_differ(tok) -> None:
 @pytest.mark.parametrize("name", ["fixed", "recursive", "structure"])
 def test_context_embeds_the_neighbourhood_within_the_model_input(tok, check, english_pages, chinese_pages, lang, name) -> None:
     pages = english_pages if lang == "english" else chinese_pages
-    ch = get_chunker(ChunkSettings(chunker=name, size=100, overlap=0, context=120), tok)
-    plain = get_chunker(ChunkSettings(chunker=name, size=100, overlap=0), tok).chunk(DOC, pages, PIPE)
+    ch = get_chunker(ChunkSettings(chunker=name, size=100, overlap=0, context=120, section_split="recursive"), tok)
+    plain = get_chunker(ChunkSettings(chunker=name, size=100, overlap=0, section_split="recursive"), tok).chunk(DOC, pages, PIPE)
     chunks = ch.chunk(DOC, pages, PIPE)
     check(chunks, pages, tok, 100)
     assert [(c.char_start, c.char_end) for c in chunks] == [(c.char_start, c.char_end) for c in plain], "context changes vectors, not spans"
@@ -133,7 +133,7 @@ def test_context_embeds_the_neighbourhood_within_the_model_input(tok, check, eng
         for cut in (a, b):  # cuts between words (or CJK characters)
             assert cut in (0, len(text)) or text[cut - 1].isspace() or text[cut].isspace() or text[cut - 1] >= "\u2e80" or text[cut] >= "\u2e80"
     assert widened >= len(chunks) - 2
-    assert ch.config()["context"] == 120 and ch.pipeline_hash({}) != get_chunker(ChunkSettings(chunker=name, size=100, overlap=0), tok).pipeline_hash({})
+    assert ch.config()["context"] == 120 and ch.pipeline_hash({}) != get_chunker(ChunkSettings(chunker=name, size=100, overlap=0, section_split="recursive"), tok).pipeline_hash({})
 
 
 def test_context_gives_the_other_side_what_one_side_lacks(tok) -> None:
@@ -147,7 +147,7 @@ def test_context_gives_the_other_side_what_one_side_lacks(tok) -> None:
 def test_context_after_the_heading_prefix(tok, check) -> None:
     text = "# Report\n\n" + " ".join(f"Sentence number {i} is right here." for i in range(60))
     pages = [Page(1, text)]
-    chunks = get_chunker(ChunkSettings(chunker="structure", size=40, overlap=0, context=60), tok).chunk(DOC, pages, PIPE)
+    chunks = get_chunker(ChunkSettings(chunker="structure", size=40, overlap=0, context=60, section_split="recursive"), tok).chunk(DOC, pages, PIPE)
     check(chunks, pages, tok, 40)
     for c in chunks[1:]:
         a, b = c.metadata["embed_span"]

@@ -238,7 +238,7 @@ def test_size_above_budget_is_config_error(tok: ModelTokenizer) -> None:
     assert ei.value.stage == "chunk"
     assert str(tok.budget) in (ei.value.hint or "")
     with pytest.raises(ConfigError):
-        get_chunker(ChunkSettings(size=300, overlap=32), tok)
+        get_chunker(ChunkSettings(chunker="recursive", size=300, overlap=32), tok)
 
 
 def test_overlap_must_be_below_size(tok: ModelTokenizer) -> None:
@@ -249,7 +249,7 @@ def test_overlap_must_be_below_size(tok: ModelTokenizer) -> None:
 
 
 def test_get_chunker_from_settings(tok: ModelTokenizer) -> None:
-    ch = get_chunker(ChunkSettings(size=100, overlap=10, min_size=4, separators=["\n", ""]), tok)
+    ch = get_chunker(ChunkSettings(chunker="recursive", size=100, overlap=10, min_size=4, separators=["\n", ""]), tok)
     assert isinstance(ch, RecursiveChunker)
     assert ch.params() == {"size": 100, "overlap": 10, "separators": ["\n", ""], "min_size": 4}
     # the empty separator is always last

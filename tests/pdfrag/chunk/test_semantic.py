@@ -209,6 +209,12 @@ def test_structure_semantic_invariants_on_corpus_pdfs(tok, embedder, check, engl
     assert chunks == make().chunk(DOC, pages, PIPE)
 
 
-def test_structure_semantic_needs_an_embedder(tok) -> None:
+def test_default_settings_give_structure_with_semantic_sections(tok, embedder) -> None:
+    from pdfrag.chunk.structure import StructureChunker
+
     with pytest.raises(ConfigError, match="embedder"):
-        get_chunker(ChunkSettings(chunker="structure", section_split="semantic"), tok)
+        get_chunker(ChunkSettings(), tok)
+    ch = get_chunker(ChunkSettings(), tok, embedder=lambda: embedder)
+    assert isinstance(ch, StructureChunker)
+    cfg = ch.config()
+    assert (cfg["chunker"], cfg["split"], cfg["breakpoint"], cfg["threshold"], cfg["size"]) == ("structure", "semantic", "dp", 0.25, 200)

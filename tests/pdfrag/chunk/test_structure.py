@@ -285,11 +285,11 @@ def test_long_heading_path_is_cut_to_a_quarter_of_the_budget(tok, check) -> None
 
 
 def test_settings_and_identity(tok) -> None:
-    ch = get_chunker(ChunkSettings(chunker="structure", size=150, overlap=10, heading_prefix=False), tok)
+    ch = get_chunker(ChunkSettings(chunker="structure", section_split="recursive", size=150, overlap=10, heading_prefix=False), tok)
     assert isinstance(ch, StructureChunker)
     cfg = ch.config()
     assert cfg["chunker"] == "structure" and cfg["heading_prefix"] is False and cfg["size"] == 150
-    other = get_chunker(ChunkSettings(chunker="structure", size=150, overlap=10), tok)
+    other = get_chunker(ChunkSettings(chunker="structure", section_split="recursive", size=150, overlap=10), tok)
     assert ch.pipeline_hash({}) != other.pipeline_hash({})
     rec = get_chunker(ChunkSettings(chunker="recursive", size=150, overlap=10), tok)
     assert rec.pipeline_hash({}) != other.pipeline_hash({})
