@@ -536,7 +536,7 @@ def eval_chunking(
         folder = _chunking_eval_folder(corpus)
         result = run_benchmark(
             folder, cache=None if no_cache else (cache or settings.home / "cache" / "chunking-eval"), only=only,
-            langchain=not no_langchain, embed_settings=settings.embed, log=lambda m: err.print(m, highlight=False),
+            langchain=not no_langchain, embed_settings=settings.embed, log=lambda m: err.print(m, highlight=False, markup=False),
         )
     except (PdfragError, ValueError, ImportError, FileNotFoundError) as e:
         err.print(f"[red]error:[/red] {e}")
