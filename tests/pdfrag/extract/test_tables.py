@@ -56,7 +56,7 @@ def test_nics_background_checks_table(pdfs: Path) -> None:
 
 def test_tables_parquet_fields(pdfs: Path) -> None:
     t = _extract(pdfs / "cjk" / "pymupdf_chinese-tables.pdf").pages[0].tables[1]
-    assert t.page == 1 and t.index == 1 and t.method == "pdfplumber"
+    assert t.page == 1 and t.index == 1 and t.method == "lattice"
     assert t.bbox is not None and t.bbox[0] < t.bbox[2] and t.bbox[1] < t.bbox[3]
     assert t.header == ("序号", "金融机构名称", "授信总额", "已使用情况", "剩余额度")
     assert t.rows[0] == ("1", "工商银行", "330,435.30", "234,850.00", "95,585.30")
