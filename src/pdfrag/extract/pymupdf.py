@@ -232,7 +232,7 @@ class PyMuPDFExtractor(Extractor):
         tables: list[Table] = []
         notes = []
         if self.settings.tables and time.monotonic() - start < self.settings.page_timeout:
-            tables = finder.find(page)
+            tables = finder.find(page, tp)
             if tables:
                 blocks, _ = self._blocks(d, [t.bbox for t in tables if t.bbox])
                 notes.append(f"{len(tables)} table(s)")

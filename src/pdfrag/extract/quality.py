@@ -29,12 +29,14 @@ replacement characters).
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 _CID = re.compile(r"\(cid:\d+\)")
 # four or more one-letter words in a row, separated by single spaces: "b r a z"
 _SPACED = re.compile(r"(?<!\S)(?:[^\W\d_] ){3,}[^\W\d_](?!\S)")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")
+_LETTER = re.compile(r"[^\W\d_]")
+_BAD = re.compile(r"[\ufffd\ue000-\uf8ff\ud800-\udfff]")
 _VOWELS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœāēīōūăĕĭŏŭąęįųạẹịọụ")
 
 
@@ -55,8 +57,11 @@ class QualityConfig:
     image_cover: float = 0.5
 
 
+_VOWEL = re.compile("[" + "".join(sorted(_VOWELS)) + "]")
+
+
 def _is_latin_letter(ch: str) -> bool:
-    return ch.isalpha() and ord(ch) < 0x250
+    return bool(_LATIN.match(ch))
 
 
 def judge_text(text: str, config: QualityConfig | None = None) -> Verdict:
@@ -66,13 +71,13 @@ def judge_text(text: str, config: QualityConfig | None = None) -> Verdict:
     if not stripped:
         return Verdict(True)
     cids = len(_CID.findall(text))
-    bad = sum(1 for ch in stripped if ch == "\ufffd" or unicodedata.category(ch) in ("Co", "Cs"))
+    bad = len(_BAD.findall(stripped))
     if (bad + cids * 6) / len(stripped) > cfg.max_bad_codepoints:
         return Verdict(False, "text layer decodes to unmapped glyphs (cid codes, private-use or replacement characters)")
-    latin = [ch.lower() for ch in stripped if _is_latin_letter(ch)]
-    if len(latin) < cfg.min_letters or len(latin) < 0.5 * sum(1 for ch in stripped if ch.isalpha()):
+    latin = "".join(_LATIN.findall(stripped)).lower()
+    if len(latin) < cfg.min_letters or len(latin) < 0.5 * len(_LETTER.findall(stripped)):
         return Verdict(True)  # little Latin text: the Latin rules do not apply
-    vowels = sum(1 for ch in latin if ch in _VOWELS)
+    vowels = len(_VOWEL.findall(latin))
     if vowels / len(latin) < cfg.min_vowel_ratio:
         return Verdict(False, f"text layer decodes to non-words (only {vowels / len(latin):.0%} vowels among Latin letters): broken font encoding")
     spaced = sum((len(m.group()) + 1) // 2 for m in _SPACED.finditer(text))
@@ -85,7 +90,7 @@ def spaced_block(text: str, min_letters: int = 25, share: float = 0.6) -> bool:
     """A block that is mostly letters standing alone ("b r a z i l i a n
     j o u r n a l"). Short letter-spaced headings ("S U M M A R Y") are
     typography, not a broken layer, hence the minimum."""
-    letters = sum(1 for ch in text if _is_latin_letter(ch))
+    letters = len(_LATIN.findall(text))
     if letters < min_letters:
         return False
     spaced = sum((len(m.group()) + 1) // 2 for m in _SPACED.finditer(text))

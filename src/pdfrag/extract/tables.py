@@ -25,6 +25,7 @@ from pdfrag.types import BBox, Table
 class TableConfig:
     enabled: bool = True
     min_rules: int = 3  # horizontal rules needed before looking for a grid
+    max_rules: int = 3000
     min_rows: int = 2
     min_cols: int = 2
     min_fill: float = 0.4  # share of non-empty cells
@@ -136,12 +137,14 @@ class TableFinder:
     def close(self) -> None:
         """Nothing held open (kept so callers can always close)."""
 
-    def find(self, page: pymupdf.Page) -> list[Table]:
+    def find(self, page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> list[Table]:
         if not self.config.enabled or page.rotation:
             # pdfplumber's geometry is that of the unrotated page: leave the
             # text of rotated pages as text.
             return []
         edges = _edges(page)
+        if len(edges) > self.config.max_rules:
+            return []  # a drawing (a chart, a map, hatching), not a ruled table
         if sum(1 for e in edges if e["orientation"] == "h") < self.config.min_rules or sum(1 for e in edges if e["orientation"] == "v") < 2:
             return []
         # pdfplumber's lattice algorithm (snap and join the rules, intersect
@@ -161,13 +164,14 @@ class TableFinder:
             if len(group) < self.config.min_rows * self.config.min_cols:
                 continue
             if words is None:
-                words = page.get_text("words")
+                words = page.get_text("words", textpage=textpage) if textpage is not None else page.get_text("words")
             tops = sorted({round(c[1], 1) for c in group})
             lefts = sorted({round(c[0], 1) for c in group})
             grid: list[list[str | None]] = [[None] * len(lefts) for _ in tops]
-            for c in group:
-                grid[tops.index(round(c[1], 1))][lefts.index(round(c[0], 1))] = _words_in(words, c)
             bbox = (min(c[0] for c in group), min(c[1] for c in group), max(c[2] for c in group), max(c[3] for c in group))
+            inside = [w for w in words if bbox[0] <= (w[0] + w[2]) / 2 <= bbox[2] and bbox[1] <= (w[1] + w[3]) / 2 <= bbox[3]]
+            for c in group:
+                grid[tops.index(round(c[1], 1))][lefts.index(round(c[0], 1))] = _words_in(inside, c)
             self._add(out, grid, page, tuple(float(v) for v in bbox), "lattice")  # type: ignore[arg-type]
         return out
 

@@ -35,8 +35,7 @@ def join_lines(a: str, b: str) -> str:
         return b
     if not b:
         return a
-    m = _HYPHEN_END.search(a)
-    if m and b[0].islower():
+    if a[-1] in "-\u00ad\u2010" and b[0].islower() and _HYPHEN_END.search(a):
         return a[:-1] + b
     last, first = a[-1], b[0]
     if is_cjk(last) and is_cjk(first) and not _hangul(last) and not _hangul(first):
