@@ -23,6 +23,11 @@ so that its peak RSS is its own:
    cached under ~/.cache/pdfrag-bench; short pages of about 75 word pieces): pdfrag's peak RSS on one tenth of it and on all of it, the
    flow against the same stage functions called in a plain loop (Prefect's overhead), and a refresh
    of the unchanged corpus against its first ingest. The reference runs on the tenth.
+4. Prefect's overhead again: flow and plain loop alternating on the tenth (``--repeats``, default 3),
+   since a busy machine moves single runs by ±10 %.
+
+``--parts`` runs some of these; ``--merge EARLIER.json`` keeps an earlier run's other parts in the
+results (the report says which run each part comes from).
 
 Timings on a shared machine are noisy: compare ratios within one run.
 """
@@ -303,6 +308,12 @@ def worker_pdfrag(spec: dict[str, Any]) -> dict[str, Any]:
         "model": settings.embed.model, "chunk": settings.chunk.model_dump(mode="json"),
         "embed": {k: v for k, v in settings.embed.model_dump(mode="json").items() if k in ("model", "device", "batch_size", "backend", "precision")},
     }
+    try:
+        from pdfrag.embed.backends import resolve_backend
+
+        res["embed"]["resolved_backend"] = resolve_backend(settings.embed.backend, settings.embed.device)
+    except (ImportError, AttributeError):
+        pass
     if spec.get("retrieval"):
         res["retrieval"] = _pdfrag_retrieval(spec["retrieval"])
     return res
@@ -487,7 +498,7 @@ WORKERS = {"pdfrag": worker_pdfrag, "direct": worker_direct, "reference": worker
 # Parent: runs the workers, counts tokens, writes the tables
 # --------------------------------------------------------------------------------------------
 def run_worker(kind: str, spec: dict[str, Any], log: Path) -> dict[str, Any]:
-    out = Path(spec["home"]) / f"result-{kind}.json"
+    out = Path(spec["home"]) / f"result-{kind}-{spec.get('label', '')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--spec", json.dumps(spec), "--result", str(out)]
     t = time.perf_counter()
@@ -557,10 +568,12 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="prose+tables, a 1,000-page scale corpus: a few minutes")
     ap.add_argument("--scale-pages", type=int, default=None, help="pages of the generated corpus (default 10,000; quick 1,000)")
     ap.add_argument("--reference-scale", choices=("tenth", "full", "none"), default="tenth", help="run the reference on the scale corpus too")
-    ap.add_argument("--parts", default="shared,zh,scale", help="comma-separated: shared (and the English set), zh (the Chinese set), scale")
+    ap.add_argument("--parts", default="shared,zh,scale,overhead", help="comma-separated: shared (and the English set), zh (the Chinese set), scale, overhead")
+    ap.add_argument("--repeats", type=int, default=3, help="flow/plain-loop pairs of the overhead part (alternating)")
     ap.add_argument("--out", type=Path, default=None, help="Markdown results (default benchmarks/results/ingest.md, quick: ingest-quick.md)")
     ap.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one, removed at the end)")
     ap.add_argument("--keep", action="store_true", help="keep the working folder")
+    ap.add_argument("--merge", type=Path, default=None, help="an earlier results JSON whose parts this run does not redo are kept (and said so)")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
@@ -582,6 +595,15 @@ def main() -> int:
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     env_cfg = {k: v for k, v in os.environ.items() if k.startswith("PDFRAG_") and k not in ("PDFRAG_HOME", "PDFRAG_TEST_CORPUS")}
     results["pdfrag_env"] = env_cfg
+    if args.merge:
+        earlier = json.loads(args.merge.read_text())
+        kept = [k for k in ("shared", "zh", "scale", "overhead") if k in earlier and k not in set(args.parts.split(","))]
+        for k in kept:
+            results[k] = earlier[k]
+        if kept:
+            load = (earlier.get("machine") or {}).get("load_average") or [None]
+            here = {"started": earlier.get("started"), "finished": earlier.get("finished"), "load_average": load[0]}
+            results["merged"] = {k: (earlier.get("merged") or {}).get(k, here) for k in kept}
 
     from pdfrag.stack.prefect_server import ensure_server, stop_server
 
@@ -629,7 +651,10 @@ def main() -> int:
             t = time.perf_counter()
             full = scale_corpus(scale_pages)
             all_files = sorted(full.glob("*.pdf"))
-            tenth = link_folder(all_files[: max(1, len(all_files) // 10)], work / "corpus-tenth")
+            # Every tenth file: the same kinds of pages as the whole, a tenth as many. (One file in a
+            # hundred has a page whose text layer spaces out letters, which sends it to OCR and loads
+            # the OCR models once, about 350 MB: a tenth made of the first files would miss it.)
+            tenth = link_folder(all_files[::10], work / "corpus-tenth")
             print(f"scale corpus {full} ({len(all_files)} files; {time.perf_counter() - t:.1f} s)", flush=True)
             sc: dict[str, Any] = {"pages": page_count(all_files), "files": len(all_files), "tenth_pages": page_count(sorted(tenth.glob("*.pdf")))}
             sc["tenth_flow"] = step("pdfrag", "scale-tenth", tenth)
@@ -643,6 +668,17 @@ def main() -> int:
                 sc["reference"]["on"] = args.reference_scale
             sc["tenth_tokens"] = pdfrag_tokens(work / "pdfrag-scale-tenth", sc["tenth_flow"]["model"])
             results["scale"] = sc
+        # 4. Prefect's overhead again, in alternating pairs (a busy machine moves single runs by ±10 %).
+        if "overhead" in parts:
+            full = scale_corpus(scale_pages)
+            tenth = link_folder(sorted(full.glob("*.pdf"))[::10], work / "corpus-tenth")
+            pairs = []
+            for i in range(args.repeats):
+                pairs.append({
+                    "flow": step("pdfrag", f"overhead-flow-{i}", tenth),
+                    "direct": step("direct", f"overhead-direct-{i}", tenth),
+                })
+            results["overhead"] = {"pages": page_count(sorted(tenth.glob("*.pdf"))), "pairs": pairs}
     finally:
         stop_server(prefect_home)
         results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
