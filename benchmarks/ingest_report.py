@@ -155,7 +155,7 @@ def render_markdown(res: dict[str, Any]) -> str:
         out += [
             "Parts measured by earlier runs of the same command on the same machine (`--merge`); each table's ratios come from one run:",
             "",
-            *[f"- {part}: {m.get('started')} – {m.get('finished')}, load average at its start {m.get('load_average')}" for part, m in res["merged"].items()],
+            *[f"- {part}: {m.get('started')} – {m.get('finished')}, load average at its start {_f(m.get('load_average'))}" for part, m in res["merged"].items()],
             "",
         ]
     if res.get("pdfrag_env"):
