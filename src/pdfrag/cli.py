@@ -519,7 +519,7 @@ def _chunking_eval_folder(corpus: Optional[Path]) -> Path:
 @eval_app.command("chunking")
 def eval_chunking(
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="the chunking_eval folder (default: ../shared/corpus/chunking_eval)"),
-    only: Optional[list[str]] = typer.Option(None, "--only", help="run only this row (repeatable), e.g. 'semantic dp 128'"),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="run only this row (repeatable), e.g. 'recursive 200/0'"),
     cache: Optional[Path] = typer.Option(None, "--cache", help="embedding cache folder (default: $PDFRAG_HOME/cache/chunking-eval)"),
     no_cache: bool = typer.Option(False, "--no-cache", help="keep embeddings in memory only"),
     no_langchain: bool = typer.Option(False, "--no-langchain", help="skip LangChain's rows (they need the dev extra)"),

@@ -226,10 +226,14 @@ class SemanticChunker(Chunker):
         return out
 
     def _embed(self, text: str, units: list[tuple[int, int]], back: int, ahead: int) -> np.ndarray:
-        """Vectors of each unit with ``back`` units before it and ``ahead`` after."""
+        """Vectors of each unit with ``back`` units before it and ``ahead`` after.
+
+        Sentence against sentence is a symmetric task, which models with
+        prefixes embed with the query prefix on both sides (e5: "query: "
+        for semantic similarity); models without prefixes see the same text."""
         n = len(units)
         texts = [text[units[max(0, i - back)][0] : units[min(n - 1, i + ahead)][1]].strip() for i in range(n)]
-        return np.asarray(self.embedder.embed_documents(texts, batch_size=self.batch_size), dtype=np.float32)
+        return np.asarray(self.embedder.embed_queries(texts, batch_size=self.batch_size), dtype=np.float32)
 
     def _breakpoints(self, sims: np.ndarray) -> list[int]:
         t = float(self.threshold)  # type: ignore[arg-type]
