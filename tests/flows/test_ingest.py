@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pdfrag.embed.base import Embedder
-from pdfrag.pipeline import close_pipelines, get_pipeline
+from pdfrag.pipeline import Pipeline, close_pipelines, get_pipeline
 from pdfrag.search import search
 
 pytestmark = pytest.mark.integration
@@ -38,16 +37,18 @@ def run(prefect_server, home):
 
 @pytest.fixture()
 def encode_calls(monkeypatch):
-    """Count texts sent to the model (whatever the backend), to prove a
+    """Count chunk texts the embed stage sends to the model (whatever the
+    backend; a chunker that embeds sentences is not counted), to prove a
     rerun embeds nothing."""
     calls: list[int] = []
-    original = Embedder.embed_documents
+    original = Pipeline.embed
 
-    def spy(self, texts, *args, **kwargs):
-        calls.append(len(texts))
-        return original(self, texts, *args, **kwargs)
+    def spy(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        calls.append(int(out.stats.get("embedded", 0)))
+        return out
 
-    monkeypatch.setattr(Embedder, "embed_documents", spy)
+    monkeypatch.setattr(Pipeline, "embed", spy)
     return calls
 
 
