@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import random
-from pathlib import Path
 
 import pytest
 
@@ -14,32 +13,13 @@ from pdfrag.chunk import DocumentText, TokenIndex, get_chunker
 from pdfrag.chunk.base import MAX_TEXT_BYTES, PAGE_JOIN
 from pdfrag.chunk.recursive import RecursiveChunker
 from pdfrag.config import ChunkSettings
-from pdfrag.embed import get_profile
 from pdfrag.embed.tokens import ModelTokenizer
 from pdfrag.errors import ConfigError
-from pdfrag.extract.pymupdf import PyMuPDFExtractor
 from pdfrag.identity import chunk_id
 from pdfrag.types import Chunk, Page
 
 DOC = "d" * 64
 PIPE = "p" * 64
-
-
-@pytest.fixture(scope="module")
-def tok() -> ModelTokenizer:
-    return ModelTokenizer(get_profile("all-MiniLM-L6-v2"))
-
-
-@pytest.fixture(scope="module")
-def english_pages(pdfs: Path) -> list[Page]:
-    path = pdfs / "prose" / "docling_multi_page.pdf"
-    return PyMuPDFExtractor().extract(path.read_bytes(), source=str(path), doc_id=DOC).pages
-
-
-@pytest.fixture(scope="module")
-def chinese_pages(pdfs: Path) -> list[Page]:
-    path = pdfs / "cjk" / "pdfplumber_issue-67-example.pdf"
-    return PyMuPDFExtractor().extract(path.read_bytes(), source=str(path), doc_id=DOC).pages
 
 
 def _chinese_sentences(n_chars: int = 3000) -> str:
@@ -116,7 +96,7 @@ def test_english_corpus_pdf(tok: ModelTokenizer, english_pages: list[Page]) -> N
 
 def test_english_synthetic(tok: ModelTokenizer) -> None:
     rng = random.Random(7)
-    words = "the of data model index chunk retrieval embedding vector search page document token".split()
+    words = ["the", "of", "data", "model", "index", "chunk", "retrieval", "embedding", "vector", "search", "page", "document", "token"]
     paras = []
     for _ in range(12):
         sents = [" ".join(rng.choice(words) for _ in range(rng.randint(4, 30))).capitalize() + "." for _ in range(rng.randint(1, 8))]
