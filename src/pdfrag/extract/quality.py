@@ -70,8 +70,8 @@ def judge_text(text: str, config: QualityConfig | None = None) -> Verdict:
     stripped = "".join(text.split())
     if not stripped:
         return Verdict(True)
-    cids = len(_CID.findall(text))
-    bad = len(_BAD.findall(stripped))
+    cids = len(_CID.findall(text)) if "(cid:" in text else 0
+    bad = len(_BAD.findall(stripped)) if _BAD.search(stripped) else 0
     if (bad + cids * 6) / len(stripped) > cfg.max_bad_codepoints:
         return Verdict(False, "text layer decodes to unmapped glyphs (cid codes, private-use or replacement characters)")
     latin = "".join(_LATIN.findall(stripped)).lower()

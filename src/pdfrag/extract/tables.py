@@ -2,8 +2,9 @@
 render Markdown.
 
 The rules come from PyMuPDF's vector drawings (lines, thin rectangles and
-the sides of cell rectangles); pdfplumber's lattice functions snap and join
-them, intersect them and close cells into tables. Pages with too few rules
+the sides of cell rectangles); pdfplumber's lattice algorithm, indexed in
+``lattice.py``, snaps and joins them, intersects them and closes cells
+into tables. Pages with too few rules
 skip all of it, so prose stays fast, and nothing parses the page a second
 time (running pdfplumber's own ``find_tables`` cost 0.5–1 s a page). Cell
 text comes from PyMuPDF's words inside each cell (logical order, so
@@ -13,10 +14,12 @@ text.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 import pymupdf
 
+from pdfrag.extract import lattice
 from pdfrag.extract.text import is_rtl, join_lines
 from pdfrag.types import BBox, Table
 
@@ -31,40 +34,36 @@ class TableConfig:
     min_fill: float = 0.4  # share of non-empty cells
 
 
-def _edge(x0: float, top: float, x1: float, bottom: float, orientation: str) -> dict:
-    return {
-        "x0": x0, "x1": x1, "top": top, "bottom": bottom, "width": x1 - x0, "height": bottom - top,
-        "orientation": orientation, "object_type": "line",
-    }
-
-
-def _edges(page: pymupdf.Page) -> list[dict]:
-    """Horizontal and vertical rules of the page's vector graphics (lines,
-    thin rectangles, and the sides of cell rectangles), as pdfplumber edges."""
-    edges: list[dict] = []
-    for path in page.get_cdrawings():
-        for item in path.get("items", ()):
+def _rules(page: pymupdf.Page, limit: int) -> tuple[list[lattice.Rule], list[lattice.Rule]] | None:
+    """Horizontal ``(y, x0, x1)`` and vertical ``(x, top, bottom)`` rules of
+    the page's vector graphics (lines, thin rectangles, and the sides of cell
+    rectangles); None past ``limit`` rules (a drawing, not a table)."""
+    h: list[lattice.Rule] = []
+    v: list[lattice.Rule] = []
+    for path in page.get_cdrawings(extended=False):
+        for item in path["items"]:
             op = item[0]
             if op == "l":
                 (x0, y0), (x1, y1) = item[1], item[2]
                 if abs(y0 - y1) < 1.0 and abs(x1 - x0) > 5:
-                    edges.append(_edge(min(x0, x1), y0, max(x0, x1), y0, "h"))
+                    h.append((y0, min(x0, x1), max(x0, x1)))
                 elif abs(x0 - x1) < 1.0 and abs(y1 - y0) > 5:
-                    edges.append(_edge(x0, min(y0, y1), x0, max(y0, y1), "v"))
+                    v.append((x0, min(y0, y1), max(y0, y1)))
             elif op == "re":
-                r = pymupdf.Rect(item[1])
-                if r.height < 2 and r.width > 5:
-                    y = (r.y0 + r.y1) / 2
-                    edges.append(_edge(r.x0, y, r.x1, y, "h"))
-                elif r.width < 2 and r.height > 5:
-                    x = (r.x0 + r.x1) / 2
-                    edges.append(_edge(x, r.y0, x, r.y1, "v"))
-                elif r.width > 5 and r.height > 5:
-                    edges += [
-                        _edge(r.x0, r.y0, r.x1, r.y0, "h"), _edge(r.x0, r.y1, r.x1, r.y1, "h"),
-                        _edge(r.x0, r.y0, r.x0, r.y1, "v"), _edge(r.x1, r.y0, r.x1, r.y1, "v"),
-                    ]
-    return edges
+                x0, y0, x1, y1 = item[1]
+                x0, x1 = min(x0, x1), max(x0, x1)
+                y0, y1 = min(y0, y1), max(y0, y1)
+                w, ht = x1 - x0, y1 - y0
+                if ht < 2 and w > 5:
+                    h.append(((y0 + y1) / 2, x0, x1))
+                elif w < 2 and ht > 5:
+                    v.append(((x0 + x1) / 2, y0, y1))
+                elif w > 5 and ht > 5:
+                    h += [(y0, x0, x1), (y1, x0, x1)]
+                    v += [(x0, y0, y1), (x1, y0, y1)]
+        if len(h) + len(v) > limit:
+            return None
+    return h, v
 
 
 def to_markdown(header: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> str:
@@ -91,6 +90,18 @@ def _words_in(words: list[tuple], box: tuple) -> str:
         if x0 <= cx <= x1 and y0 <= cy <= y1:
             lines.setdefault((w[5], w[6]), []).append(w[4])
     return "\n".join(" ".join(ws) for _, ws in sorted(lines.items()))
+
+
+def _cell_texts(words: list[tuple], cells: list[tuple]) -> list[str]:
+    """``_words_in`` for every cell of a table, each cell looking only at the
+    words of its own row band (words sorted by their centre's height)."""
+    order = sorted(range(len(words)), key=lambda i: words[i][1] + words[i][3])
+    keys = [(words[i][1] + words[i][3]) / 2 for i in order]
+    out = []
+    for c in cells:
+        band = sorted(order[bisect_left(keys, c[1]) : bisect_right(keys, c[3])])  # back in page order
+        out.append(_words_in([words[i] for i in band], c))
+    return out
 
 
 def _cell(text: str | None) -> str:
@@ -142,20 +153,18 @@ class TableFinder:
             # pdfplumber's geometry is that of the unrotated page: leave the
             # text of rotated pages as text.
             return []
-        edges = _edges(page)
-        if len(edges) > self.config.max_rules:
+        rules = _rules(page, self.config.max_rules)
+        if rules is None:
             return []  # a drawing (a chart, a map, hatching), not a ruled table
-        if sum(1 for e in edges if e["orientation"] == "h") < self.config.min_rules or sum(1 for e in edges if e["orientation"] == "v") < 2:
+        h, v = rules
+        if len(h) < self.config.min_rules or len(v) < 2:
             return []
         # pdfplumber's lattice algorithm (snap and join the rules, intersect
-        # them, close cells, group cells into tables) run on PyMuPDF's
-        # drawings: no second parse of the page.
-        from pdfplumber import table as lattice
-
+        # them, close cells, group cells into tables; lattice.py) run on
+        # PyMuPDF's drawings: no second parse of the page.
         try:
-            merged = lattice.merge_edges(edges, 3, 3, 3, 3)
-            cells = lattice.intersections_to_cells(lattice.edges_to_intersections(merged, 3, 3))
-            groups = lattice.cells_to_tables(cells)
+            h, v = lattice.merge(h), lattice.merge(v)
+            groups = lattice.tables(lattice.cells(lattice.intersections(h, v)))
         except Exception:  # noqa: BLE001 - best effort: the text stays in the page either way
             return []
         out: list[Table] = []
@@ -170,8 +179,8 @@ class TableFinder:
             grid: list[list[str | None]] = [[None] * len(lefts) for _ in tops]
             bbox = (min(c[0] for c in group), min(c[1] for c in group), max(c[2] for c in group), max(c[3] for c in group))
             inside = [w for w in words if bbox[0] <= (w[0] + w[2]) / 2 <= bbox[2] and bbox[1] <= (w[1] + w[3]) / 2 <= bbox[3]]
-            for c in group:
-                grid[tops.index(round(c[1], 1))][lefts.index(round(c[0], 1))] = _words_in(inside, c)
+            for c, text in zip(group, _cell_texts(inside, group), strict=True):
+                grid[tops.index(round(c[1], 1))][lefts.index(round(c[0], 1))] = text
             self._add(out, grid, page, tuple(float(v) for v in bbox), "lattice")  # type: ignore[arg-type]
         return out
 

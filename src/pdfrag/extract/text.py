@@ -47,8 +47,15 @@ def _hangul(ch: str) -> bool:
     return 0xAC00 <= ord(ch) <= 0xD7AF or unicodedata.name(ch, "").startswith("HANGUL")
 
 
+# Hebrew, Arabic, Syriac, Thaana, NKo, Samaritan, Mandaic and their
+# presentation forms, and the historic right-to-left blocks.
+_RTL_CHAR = re.compile("[\u200f\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]")
+
+
 def is_rtl(text: str, share: float = 0.5) -> bool:
     """Is most of the text in a right-to-left script (Arabic, Hebrew, ...)?"""
+    if not _RTL_CHAR.search(text):
+        return False  # the common case, decided without looking at every character
     strong = rtl = 0
     for ch in text:
         b = unicodedata.bidirectional(ch)
