@@ -37,6 +37,16 @@ class OcrEngine(ABC):
     def read(self, image: np.ndarray) -> list[OcrLine]:
         """Lines of text in an RGB uint8 image."""
 
+    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        """Text and confidence of images that each hold one line (no
+        detection): how a page's orientation is tried cheaply. This default
+        reads each crop as a whole image."""
+        out = []
+        for crop in crops:
+            lines = self.read(crop)
+            out.append((" ".join(ln.text for ln in lines), min((ln.score for ln in lines), default=0.0)))
+        return out
+
     def config(self) -> dict[str, Any]:
         return {"engine": self.name}
 

@@ -62,6 +62,7 @@ class PageReader:
         dpi: int = 200,
         max_side: int = 3500,
         min_score: float = 0.5,
+        sample_lines: int = 8,
     ) -> None:
         self.engine = engine
         self.layout = layout
@@ -69,6 +70,7 @@ class PageReader:
         self.dpi = dpi
         self.max_side = max_side
         self.min_score = min_score
+        self.sample_lines = sample_lines  # lines tried at each orientation
 
     def config(self) -> dict:
         return {
@@ -90,22 +92,40 @@ class PageReader:
         return [ln for ln in self.engine.read(img) if ln.score >= self.min_score]
 
     def orient(self, img: np.ndarray) -> tuple[np.ndarray, int, list[OcrLine]]:
-        """Try the page upright first; turn it when the text reads sideways
-        (most line boxes taller than wide) or reads poorly upside down."""
-        lines = self._read(img)
-        candidates = [(img, 0, lines)]
-        if _vertical_share(lines) > 0.5:
-            for k, deg in ((1, 90), (3, 270)):  # np.rot90 turns counter-clockwise
-                turned = np.ascontiguousarray(np.rot90(img, k))
-                candidates.append((turned, deg, self._read(turned)))
-        else:
-            mean = (sum(ln.score for ln in lines) / len(lines)) if lines else 0.0
-            if not lines or mean < 0.9:
-                turned = np.ascontiguousarray(np.rot90(img, 2))
-                candidates.append((turned, 180, self._read(turned)))
+        """Read the page upright first. When its text reads sideways (most
+        line boxes taller than wide) or poorly (upside down), try the other
+        orientations on a sample of its lines, by recognition alone, and read
+        the whole page again only turned the way that reads best: a turned
+        page costs two reads, not one per orientation."""
+        raw = self.engine.read(img)
+        lines = [ln for ln in raw if ln.score >= self.min_score]
+        if not raw:
+            return img, 0, lines  # nothing detected: turning finds nothing either
+        sideways = _vertical_share(raw) > 0.5
+        if not sideways and lines and statistics.fmean(ln.score for ln in lines) >= 0.9:
+            return img, 0, lines
+        turns = ((1, 90), (3, 270)) if sideways else ((2, 180),)  # np.rot90 turns counter-clockwise
+        sample = sorted(raw, key=lambda ln: -(ln.box[2] - ln.box[0]) * (ln.box[3] - ln.box[1]))[: self.sample_lines]
+        h, w = img.shape[:2]
+        crops = []
+        for ln in sample:
+            x0, y0, x1, y1 = (max(int(v), 0) for v in ln.box)
+            crop = img[y0 : min(y1, h), x0 : min(x1, w)]
+            if crop.size:
+                crops.append(crop)
+        kept = [ln for ln in sample if ln.score >= self.min_score]
         # The recognizer turns tall crops and reads sideways lines too, but
         # their order is then lost: text read sideways counts for less.
-        return max(candidates, key=lambda c: _quality(c[2]) * (1.0 - 0.5 * _vertical_share(c[2])))
+        best, best_quality = (0, 0), _quality(kept) * (1.0 - 0.5 * _vertical_share(kept))
+        for k, deg in turns:
+            read = self.engine.recognize([np.ascontiguousarray(np.rot90(c, k)) for c in crops])
+            quality = sum(score * len(text) for text, score in read if score >= self.min_score)
+            if quality > best_quality:
+                best, best_quality = (k, deg), quality
+        if best == (0, 0):
+            return img, 0, lines
+        turned = np.ascontiguousarray(np.rot90(img, best[0]))
+        return turned, best[1], self._read(turned)
 
     # Page -------------------------------------------------------------------
     def read(self, page: pymupdf.Page, first_table_index: int = 0, table_config: TableConfig | None = None) -> OcrPage:

@@ -26,8 +26,13 @@ class RapidOcrEngine(OcrEngine):
         # Detection on at most 1600 px (about 140 dpi on A4) costs half of
         # full 200 dpi with the same lines found; recognition still reads the
         # crops from the full-resolution image. Larger recognition batches.
+        # ONNX Runtime's memory arena is off in RapidOCR's defaults; every
+        # recognition batch has a new shape (its longest line), and without
+        # the arena each one pays for fresh buffers: on, recognition runs
+        # 1.5x faster (measured on corpus pages).
         params: dict[str, Any] = {
             "Global.use_cls": False, "Global.log_level": "error", "Det.limit_type": "max", "Det.limit_side_len": 1600, "Rec.rec_batch_num": 16,
+            "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
         }
         if threads:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
@@ -52,6 +57,19 @@ class RapidOcrEngine(OcrEngine):
             box = (float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()), float(q[:, 1].max()))
             lines.append(OcrLine(box, text, float(score), tuple((float(x), float(y)) for x, y in q)))
         return lines
+
+
+    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        if not crops:
+            return []
+        try:
+            from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
+            with self._lock:
+                out = self._engine._load_rec_model()(TextRecInput(img=crops))  # the recognizer alone (rapidocr 3.10)
+        except (ImportError, AttributeError):
+            return super().recognize(crops)
+        return [((t or "").strip(), float(s)) for t, s in zip(out.txts or (), out.scores, strict=False)]
 
 
 class RapidLayoutModel:
