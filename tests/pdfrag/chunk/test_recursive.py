@@ -16,44 +16,10 @@ from pdfrag.config import ChunkSettings
 from pdfrag.embed.tokens import ModelTokenizer
 from pdfrag.errors import ConfigError
 from pdfrag.identity import chunk_id
-from pdfrag.types import Chunk, Page
+from pdfrag.types import Page
 
 DOC = "d" * 64
 PIPE = "p" * 64
-
-
-def _chinese_sentences(n_chars: int = 3000) -> str:
-    out, i = [], 0
-    while sum(len(s) for s in out) < n_chars:
-        out.append(f"东北电气发展股份有限公司第{i}季度报告正文说明变压器业务收入有所增长")
-        out.append("。")
-        i += 1
-    return "".join(out)[:n_chars]
-
-
-def check_chunks(chunks: list[Chunk], pages: list[Page], tok: ModelTokenizer, size: int) -> DocumentText:
-    """The invariants every chunking must keep."""
-    doc = DocumentText.from_pages(pages)
-    assert chunks, "no chunks for a non-empty document"
-    covered = bytearray(len(doc.text))
-    for i, c in enumerate(chunks):
-        assert c.chunk_index == i
-        assert c.doc_id == DOC
-        assert doc.text[c.char_start : c.char_end] == c.text
-        assert c.text and c.text == c.text.strip()
-        n = tok.count(c.text)
-        assert n == c.token_count
-        assert n <= size, f"chunk {i} has {n} tokens > {size}"
-        assert len(c.text.encode("utf-8")) <= MAX_TEXT_BYTES
-        assert c.page_start == doc.page_at(c.char_start)
-        assert c.page_end == doc.page_at(c.char_end - 1)
-        assert c.page_start <= c.page_end
-        covered[c.char_start : c.char_end] = b"\x01" * (c.char_end - c.char_start)
-    missed = [i for i, ch in enumerate(doc.text) if not covered[i] and not ch.isspace()]
-    assert not missed, f"{len(missed)} characters in no chunk, first at {missed[0]}: {doc.text[missed[0]-10:missed[0]+10]!r}"
-    starts = [c.char_start for c in chunks]
-    assert starts == sorted(starts)
-    return doc
 
 
 # Document text and token index -------------------------------------------------
@@ -83,18 +49,18 @@ def test_token_index_counts_spans(tok: ModelTokenizer) -> None:
 # Invariants on real and synthetic text -----------------------------------------
 
 
-def test_english_corpus_pdf(tok: ModelTokenizer, english_pages: list[Page]) -> None:
+def test_english_corpus_pdf(tok: ModelTokenizer, english_pages: list[Page], check) -> None:
     ch = RecursiveChunker(tok, size=200, overlap=32)
     chunks = ch.chunk(DOC, english_pages, PIPE)
-    check_chunks(chunks, english_pages, tok, 200)
+    check(chunks, english_pages, tok, 200)
     assert len(chunks) > 5
     assert set().union(*(range(c.page_start, c.page_end + 1) for c in chunks)) == {1, 2, 3, 4, 5}
     small = RecursiveChunker(tok, size=64, overlap=8).chunk(DOC, english_pages, PIPE)
-    check_chunks(small, english_pages, tok, 64)
+    check(small, english_pages, tok, 64)
     assert len(small) > len(chunks)
 
 
-def test_english_synthetic(tok: ModelTokenizer) -> None:
+def test_english_synthetic(tok: ModelTokenizer, check) -> None:
     rng = random.Random(7)
     words = ["the", "of", "data", "model", "index", "chunk", "retrieval", "embedding", "vector", "search", "page", "document", "token"]
     paras = []
@@ -103,32 +69,32 @@ def test_english_synthetic(tok: ModelTokenizer) -> None:
         paras.append(" ".join(sents))
     pages = [Page(1, "\n\n".join(paras[:6])), Page(2, "\n".join(paras[6:]))]
     chunks = RecursiveChunker(tok, size=50, overlap=10).chunk(DOC, pages, PIPE)
-    check_chunks(chunks, pages, tok, 50)
+    check(chunks, pages, tok, 50)
 
 
-def test_chinese_corpus_pdf(tok: ModelTokenizer, chinese_pages: list[Page]) -> None:
+def test_chinese_corpus_pdf(tok: ModelTokenizer, chinese_pages: list[Page], check) -> None:
     chunks = RecursiveChunker(tok, size=200, overlap=32).chunk(DOC, chinese_pages, PIPE)
-    check_chunks(chunks, chinese_pages, tok, 200)
+    check(chunks, chinese_pages, tok, 200)
     assert any("东北电气发展股份有限公司" in c.text for c in chunks)
     assert max(c.page_end for c in chunks) == 22
 
 
-def test_chinese_long_paragraph_without_spaces_or_newlines(tok: ModelTokenizer) -> None:
-    text = _chinese_sentences(3000)
+def test_chinese_long_paragraph_without_spaces_or_newlines(tok: ModelTokenizer, check, chinese_text) -> None:
+    text = chinese_text(3000)
     assert " " not in text and "\n" not in text and len(text) == 3000
     pages = [Page(1, text)]
     chunks = RecursiveChunker(tok, size=128, overlap=16).chunk(DOC, pages, PIPE)
-    check_chunks(chunks, pages, tok, 128)
+    check(chunks, pages, tok, 128)
     assert len(chunks) >= 3000 // 128
     # cut at sentence ends: every chunk but the last ends with 。
     assert all(c.text.endswith("。") for c in chunks[:-1])
 
 
-def test_chinese_without_any_punctuation(tok: ModelTokenizer) -> None:
+def test_chinese_without_any_punctuation(tok: ModelTokenizer, check) -> None:
     text = "东北电气发展股份有限公司变压器业务收入增长" * 150
     pages = [Page(1, text)]
     chunks = RecursiveChunker(tok, size=100, overlap=10).chunk(DOC, pages, PIPE)
-    check_chunks(chunks, pages, tok, 100)
+    check(chunks, pages, tok, 100)
     assert len(chunks) >= len(text) // 100
     assert max(c.token_count for c in chunks) > 50  # packed, not one character a chunk
 
@@ -140,11 +106,11 @@ def test_same_output_on_two_runs(tok: ModelTokenizer, english_pages: list[Page],
         assert a == b
 
 
-def test_overlap_between_neighbours(tok: ModelTokenizer) -> None:
+def test_overlap_between_neighbours(tok: ModelTokenizer, check) -> None:
     text = " ".join(f"Sentence number {i} is right here." for i in range(80))
     pages = [Page(1, text)]
     chunks = RecursiveChunker(tok, size=40, overlap=12).chunk(DOC, pages, PIPE)
-    check_chunks(chunks, pages, tok, 40)
+    check(chunks, pages, tok, 40)
     assert len(chunks) > 5
     for a, b in zip(chunks, chunks[1:]):
         assert b.char_start < a.char_end, "neighbours should overlap"
@@ -153,30 +119,30 @@ def test_overlap_between_neighbours(tok: ModelTokenizer) -> None:
         assert 0 < tok.count(shared) <= 12
 
 
-def test_no_overlap_when_zero(tok: ModelTokenizer) -> None:
+def test_no_overlap_when_zero(tok: ModelTokenizer, check) -> None:
     text = " ".join(f"Sentence number {i} is right here." for i in range(80))
     pages = [Page(1, text)]
     chunks = RecursiveChunker(tok, size=40, overlap=0).chunk(DOC, pages, PIPE)
-    check_chunks(chunks, pages, tok, 40)
+    check(chunks, pages, tok, 40)
     for a, b in zip(chunks, chunks[1:]):
         assert b.char_start >= a.char_end
 
 
-def test_every_chunk_adds_new_text(tok: ModelTokenizer) -> None:
+def test_every_chunk_adds_new_text(tok: ModelTokenizer, check) -> None:
     sentence = "The quick brown fox jumps over the lazy dog near the river bank today. "  # 15 tokens
     text = sentence * 2 + "Tiny bit. " + "Word " * 48  # 3 + 48 tokens: the last piece fills a chunk alone
     chunks = RecursiveChunker(tok, size=50, overlap=10).chunk(DOC, [Page(1, text)], PIPE)
-    check_chunks(chunks, [Page(1, text)], tok, 50)
+    check(chunks, [Page(1, text)], tok, 50)
     for a, b in zip(chunks, chunks[1:]):
         assert b.char_end > a.char_end, f"chunk {b.chunk_index} {b.text!r} lies inside chunk {a.chunk_index}"
 
 
-def test_page_ranges_across_two_pages(tok: ModelTokenizer) -> None:
+def test_page_ranges_across_two_pages(tok: ModelTokenizer, check) -> None:
     p1 = " ".join(f"Alpha page sentence {i}." for i in range(30))
     p3 = " ".join(f"Omega page sentence {i}." for i in range(30))
     pages = [Page(1, p1), Page(2, ""), Page(3, p3)]  # an empty page in between
     chunks = RecursiveChunker(tok, size=30, overlap=6, separators=[". ", " ", ""]).chunk(DOC, pages, PIPE)
-    doc = check_chunks(chunks, pages, tok, 30)
+    doc = check(chunks, pages, tok, 30)
     boundary = doc.page_starts[1]
     assert doc.text[boundary:].startswith("Omega")
     for c in chunks:
@@ -266,7 +232,7 @@ def test_chunk_ids_deterministic_and_pipeline_dependent(tok: ModelTokenizer, eng
 
 
 @pytest.mark.parametrize("kind", ["aaaa", "base64", "huge_aaaa"])
-def test_single_enormous_word(tok: ModelTokenizer, kind: str) -> None:
+def test_single_enormous_word(tok: ModelTokenizer, kind: str, check) -> None:
     if kind == "aaaa":
         word = "a" * 5000
     elif kind == "huge_aaaa":
@@ -275,25 +241,25 @@ def test_single_enormous_word(tok: ModelTokenizer, kind: str) -> None:
         word = base64.b64encode(random.Random(3).randbytes(6000)).decode()
     pages = [Page(1, "Intro sentence. " + word + " Outro sentence.")]
     chunks = RecursiveChunker(tok, size=64, overlap=8).chunk(DOC, pages, PIPE)
-    check_chunks(chunks, pages, tok, 64)
+    check(chunks, pages, tok, 64)
     assert all(len(c.text.encode("utf-8")) <= MAX_TEXT_BYTES for c in chunks)
     if kind == "huge_aaaa":
         assert len(chunks) >= 2
 
 
-def test_byte_limit_enforced(tok: ModelTokenizer) -> None:
+def test_byte_limit_enforced(tok: ModelTokenizer, check, chinese_text) -> None:
     class Tiny(RecursiveChunker):
         def __init__(self, *a, **kw) -> None:
             super().__init__(*a, **kw)
             self.max_bytes = 300
 
-    text = _chinese_sentences(1000)  # 3 UTF-8 bytes a character
+    text = chinese_text(1000)  # 3 UTF-8 bytes a character
     chunks = Tiny(tok, size=200, overlap=0).chunk(DOC, [Page(1, text)], PIPE)
-    check_chunks(chunks, [Page(1, text)], tok, 200)
+    check(chunks, [Page(1, text)], tok, 200)
     assert all(len(c.text.encode("utf-8")) <= 300 for c in chunks)
 
 
-def test_random_mixed_text_keeps_invariants(tok: ModelTokenizer) -> None:
+def test_random_mixed_text_keeps_invariants(tok: ModelTokenizer, check) -> None:
     rng = random.Random(11)
     alphabet = list("abc xyz。，！？；\n. 中文字符Ωé-_/") + ["\n\n", ". ", "word ", "longwordwithoutspaces" * 5, "\u200b", "😀"]
     for _ in range(25):
@@ -303,13 +269,13 @@ def test_random_mixed_text_keeps_invariants(tok: ModelTokenizer) -> None:
         size = rng.choice([8, 16, 50, 200])
         overlap = rng.randint(0, size - 1)
         chunks = RecursiveChunker(tok, size=size, overlap=overlap, min_size=rng.choice([0, 4, 16])).chunk(DOC, pages, PIPE)
-        check_chunks(chunks, pages, tok, size)
+        check(chunks, pages, tok, size)
 
 
 # Overlap that does not vanish, and character sizes ----------------------------------
 
 
-def test_overlap_kept_when_pieces_are_longer_than_the_overlap(tok: ModelTokenizer) -> None:
+def test_overlap_kept_when_pieces_are_longer_than_the_overlap(tok: ModelTokenizer, check) -> None:
     # Sentences of about 25 tokens and 10 tokens of overlap: no whole sentence
     # fits in the overlap (where splitters that overlap whole pieces give none),
     # so the next chunk starts at a word inside the last sentence.
@@ -318,7 +284,7 @@ def test_overlap_kept_when_pieces_are_longer_than_the_overlap(tok: ModelTokenize
     )
     pages = [Page(1, text)]
     chunks = RecursiveChunker(tok, size=60, overlap=10).chunk(DOC, pages, PIPE)
-    check_chunks(chunks, pages, tok, 60)
+    check(chunks, pages, tok, 60)
     assert len(chunks) > 10
     for a, b in zip(chunks, chunks[1:]):
         shared = text[b.char_start : a.char_end]
@@ -327,22 +293,22 @@ def test_overlap_kept_when_pieces_are_longer_than_the_overlap(tok: ModelTokenize
         assert text[b.char_start - 1] == " ", "the overlap starts at a word"
 
 
-def test_overlap_prefers_sentence_starts(tok: ModelTokenizer) -> None:
+def test_overlap_prefers_sentence_starts(tok: ModelTokenizer, check) -> None:
     text = " ".join(f"Item {i} ships today." for i in range(200))  # 6 tokens a sentence
     pages = [Page(1, text)]
     chunks = RecursiveChunker(tok, size=50, overlap=12).chunk(DOC, pages, PIPE)
-    check_chunks(chunks, pages, tok, 50)
+    check(chunks, pages, tok, 50)
     for a, b in zip(chunks, chunks[1:]):
         assert b.text.startswith("Item "), b.text[:20]
         assert 6 <= tok.count(text[b.char_start : a.char_end]) <= 12
 
 
 @pytest.mark.parametrize("lang", ["english", "chinese"])
-def test_sizes_in_characters(tok: ModelTokenizer, lang: str, english_pages: list[Page], chinese_pages: list[Page]) -> None:
+def test_sizes_in_characters(tok: ModelTokenizer, lang: str, english_pages: list[Page], chinese_pages: list[Page], check) -> None:
     pages = english_pages if lang == "english" else chinese_pages
     ch = RecursiveChunker(tok, size=400, overlap=80, min_size=50, unit="chars")
     chunks = ch.chunk(DOC, pages, PIPE)
-    check_chunks(chunks, pages, tok, tok.budget)
+    check(chunks, pages, tok, tok.budget)
     assert all(len(c.text) <= 400 for c in chunks)
     overlapping = sum(b.char_start < a.char_end for a, b in zip(chunks, chunks[1:]))
     assert overlapping >= len(chunks) // 2
