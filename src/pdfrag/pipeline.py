@@ -247,13 +247,16 @@ class Pipeline:
         vecs = vt.column("vector").combine_chunks().flatten().to_numpy().reshape(vt.num_rows, -1)
         rows = []
         for i, r in enumerate(ct.to_pylist()):
+            metadata: dict[str, Any] = {"file_name": f.name, "pipeline_version": PIPELINE_VERSION}
+            if r.get("heading_path"):
+                metadata["heading_path"] = list(r["heading_path"])  # shown with search results
             rows.append(
                 {
                     "id": r["chunk_id"], "vector": vecs[i].tolist(), "text": r["text"], "doc_id": f.doc_id, "source": f.uri,
                     "page_start": r["page_start"], "page_end": r["page_end"], "chunk_index": r["chunk_index"],
                     "char_start": r["char_start"], "char_end": r["char_end"], "token_count": r["token_count"],
                     "pipeline": self.pipeline_id,
-                    "metadata": {"file_name": f.name, "pipeline_version": PIPELINE_VERSION},
+                    "metadata": metadata,
                 }
             )
         with self._lock:

@@ -92,6 +92,9 @@ def test_ingest_search_rerun_change_prune(run, home, pdfs, tmp_path, encode_call
             hit = next(h for h in hits if h.file_name == name)
             assert hit.page_start <= page <= hit.page_end
             assert hit.source.endswith(name) and hit.text
+    # Results carry the heading path of their section.
+    typewriter = next(h for h in search(p, cases[0][0], k=3) if h.file_name == "docling_multi_page.pdf")
+    assert typewriter.heading_path[-1] == "The Birth of Word Processing (1960s - 1970s)"
 
     # A rerun adds nothing and embeds nothing; unchanged fingerprints (size
     # and mtime) mean it does not even read the files again.

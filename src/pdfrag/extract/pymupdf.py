@@ -233,7 +233,11 @@ class PyMuPDFExtractor(Extractor):
         blocks, invisible = self._blocks(d, [])
         visible = "\n".join(r.text for r in blocks)
         cover = self._image_cover(page) if len("".join(visible.split())) < 200 else 0.0
-        verdict = judge_page(visible, invisible, cover, blocks=[r.text for r in blocks])
+        # A letter-spaced running header ("b r a z i l i a n  j o u r n a l")
+        # is typography, not a broken layer: only blocks of the body can
+        # send a page that otherwise reads well to OCR.
+        body = [r.text for r in blocks if not _in_margin(r.bbox, rect.height)]
+        verdict = judge_page(visible, invisible, cover, blocks=body)
         if not verdict.ok:
             raw = self._ocr_page(page, number, verdict.reason, finder, start)
             if raw.method == "empty" and verdict.keep_layer and blocks:
@@ -400,11 +404,16 @@ class PyMuPDFExtractor(Extractor):
         return [_assemble(r) for r in raws]
 
 
-def _margin(r: Region, raw: _RawPage) -> bool:
-    if raw.height <= 0:
+def _in_margin(bbox: tuple, height: float) -> bool:
+    """In the top or bottom margin, where running headers and footers live."""
+    if height <= 0:
         return False
-    cy = (r.bbox[1] + r.bbox[3]) / 2
-    return cy < raw.height * _MARGIN or cy > raw.height * (1 - _MARGIN)
+    cy = (bbox[1] + bbox[3]) / 2
+    return cy < height * _MARGIN or cy > height * (1 - _MARGIN)
+
+
+def _margin(r: Region, raw: _RawPage) -> bool:
+    return _in_margin(r.bbox, raw.height)
 
 
 def _drop_furniture(raws: list[_RawPage]) -> None:

@@ -15,7 +15,8 @@ what a particular file looks like:
   one-letter words (formulas and part numbers have single letters too, but
   not in such runs): over a quarter of the page's letters, or a block of 25
   letters or more that is mostly spaced (short letter-spaced headings such
-  as ``S U M M A R Y`` are typography and pass).
+  as ``S U M M A R Y`` are typography and pass; the extractor passes only
+  the blocks of the body, so letter-spaced running headers pass too).
 - **invisible text only**: all text is drawn in render mode 3 (an OCR layer
   made by some other tool, or hidden text); read the page ourselves.
 - **scan with a sparse layer**: a page covered by an image with only a few

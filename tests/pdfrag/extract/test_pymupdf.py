@@ -212,3 +212,44 @@ def test_clean_text_keeps_cjk_punctuation_and_nfc() -> None:
     assert clean_text("ﬁle") == "file"  # Latin ligatures expanded (without NFKC)
     assert clean_text("e\u0301") == "\u00e9"  # NFC composes
     assert clean_text("한국어 텍스트") == "한국어 텍스트"
+
+
+BODY = (
+    "Retrieval pipelines read the text layer of a page when it is usable, because it is exact and fast. "
+    "A page is sent to OCR only when what its layer decodes to is not text a person could read. "
+)
+
+
+def _page_with(spaced: str, top: float) -> bytes:
+    """A page of body text with a letter-spaced line at height ``top``."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_textbox(pymupdf.Rect(72, 150, 523, 380), BODY * 3, fontsize=11)
+    page.insert_textbox(pymupdf.Rect(72, 500, 523, 740), BODY * 3, fontsize=11)
+    page.insert_text((72, top), spaced, fontsize=9)
+    return doc.tobytes()
+
+
+SPACED = " ".join("brazilian journal of microbiology")
+
+
+def test_spaced_letters_in_the_body_send_the_page_to_ocr() -> None:
+    data = _page_with(SPACED, 440)
+    page = PyMuPDFExtractor(ExtractSettings(ocr="off")).extract(data, source="spaced.pdf", doc_id="d").pages[0]
+    assert "spaced letters" in page.note and page.note.endswith("needs OCR")
+    # Without OCR the rest of the layer reads well, so it is kept.
+    assert page.method == "text" and "sent to OCR only when" in page.text
+
+
+def test_letter_spaced_running_header_is_typography(pdfs: Path) -> None:
+    data = _page_with(SPACED, 40)
+    page = PyMuPDFExtractor(ExtractSettings(ocr="off")).extract(data, source="header.pdf", doc_id="d").pages[0]
+    assert "spaced letters" not in page.note and page.method in ("text", "layout")
+    # The journal whose every page has such a header reads from its text layer.
+    pages = PyMuPDFExtractor(ExtractSettings(ocr="off")).extract(
+        (pdfs / "bad_input" / "olmocr_not_parsing2.pdf").read_bytes(), source="j.pdf", doc_id="d"
+    ).pages
+    assert all(p.method in ("text", "layout") and "spaced" not in p.note for p in pages)
+    assert pages[1].text.startswith("Industrial l-asparaginase production presents some challenges")

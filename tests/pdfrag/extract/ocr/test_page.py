@@ -35,14 +35,6 @@ def test_garbage_glyph_layer_is_read_by_ocr(pdfs: Path) -> None:
     assert "Oqnbddchmfr" not in page.text
 
 
-def test_spaced_letter_layer_is_routed_to_ocr(pdfs: Path) -> None:
-    # OCR off keeps this quick: the routing decision is what is checked.
-    # The rest of each page reads well, so without OCR the layer is kept.
-    pages = _extract(pdfs / "bad_input" / "olmocr_not_parsing2.pdf", ocr="off").pages
-    assert "spaced letters" in pages[0].note and pages[0].note.endswith("needs OCR")
-    assert pages[0].method in ("text", "layout") and "Current applications and different approaches" in pages[0].text
-
-
 def test_invisible_layer_is_not_indexed_as_visible_text(pdfs: Path) -> None:
     page = _extract(pdfs / "bad_input" / "docling_invisible_text_layer.pdf").pages[0]
     assert page.text == "Visible heading line"
