@@ -71,7 +71,7 @@ def test_search_finds_the_passage_with_file_and_page(client):
     top = body["results"][0]
     assert top["file_name"] == "docling_multi_page.pdf" and top["page_start"] == 1
     assert "MT/ST" in top["text"] and top["source"].endswith("docling_multi_page.pdf")
-    assert top["heading_path"] == [] and top["rank"] == 1 and len(top["doc_id"]) == 64
+    assert top["heading_path"] == ["The Birth of Word Processing (1960s - 1970s)"] and top["rank"] == 1 and len(top["doc_id"]) == 64
     scores = [h["score"] for h in body["results"]]
     assert scores == sorted(scores, reverse=True)
     t = body["timings"]
