@@ -205,22 +205,21 @@ class SemanticChunker(Chunker):
             # Tokens before each unit boundary: units i..j hold edges[j + 1] - edges[i].
             edges = np.searchsorted(starts, [u[0] for u in units] + [b], side="left")
             size_of = lambda i, j, edges=edges: int(edges[j + 1] - edges[i])  # noqa: E731 - units i..j inclusive
+            sims = np.einsum("ij,ij->i", vecs[:-1], vecs[1:])  # neighbouring units
             if self.breakpoint == "dp":
                 groups = self._dp(vecs, edges, n, size, mu)  # type: ignore[arg-type]
             elif self.breakpoint == "cluster":
                 groups = self._cluster(vecs, size_of, n, size)
             else:
-                if self.window:
-                    sims = np.einsum("ij,ij->i", before_all[lo : lo + n - 1], after_all[lo + 1 : lo + n])
+                if self.window:  # the ``window`` units before a boundary against those after it
+                    cuts = self._breakpoints(np.einsum("ij,ij->i", before_all[lo : lo + n - 1], after_all[lo + 1 : lo + n]))
                 else:
-                    sims = np.einsum("ij,ij->i", vecs[:-1], vecs[1:])
-                cuts = self._breakpoints(sims)
+                    cuts = self._breakpoints(sims)
                 groups, first = [], 0
                 for k in cuts:  # a cut after unit k
                     groups.append((first, k))
                     first = k + 1
                 groups.append((first, n - 1))
-            sims = np.einsum("ij,ij->i", vecs[:-1], vecs[1:])
             groups = self._bound(groups, 1.0 - sims, size_of, size)
             out.append([(units[i][0], units[j][1]) for i, j in groups])
         return out

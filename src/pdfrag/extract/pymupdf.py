@@ -155,7 +155,7 @@ class PyMuPDFExtractor(Extractor):
                 return fallback
             raise InputError("the PDF has 0 pages", source=source, stage="extract", hint="the page tree is broken; repair the file (e.g. qpdf) and retry")
         raws: list[_RawPage] = []
-        finder = TableFinder(data, TableConfig(enabled=self.settings.tables))
+        finder = TableFinder(TableConfig(enabled=self.settings.tables))
         try:
             for i in range(doc.page_count):
                 t0 = time.perf_counter()
@@ -165,7 +165,6 @@ class PyMuPDFExtractor(Extractor):
                 raws.append(raw)
             metadata = {k: v for k, v in (doc.metadata or {}).items() if isinstance(v, str) and v}
         finally:
-            finder.close()
             doc.close()
         t0 = time.perf_counter()
         with _gc_paused():
@@ -319,7 +318,8 @@ class PyMuPDFExtractor(Extractor):
                 continue
             rounded: dict[float, int] = {}
             for size, n in sizes.items():
-                rounded[round(size, 1)] = rounded.get(round(size, 1), 0) + n
+                size = round(size, 1)
+                rounded[size] = rounded.get(size, 0) + n
             regions.append(
                 Region(
                     (x0, y0, x1, y1), text, kind="text", size=max(rounded, key=rounded.__getitem__) if rounded else 0.0, bold=bold > 0.6 * chars,
@@ -412,15 +412,11 @@ def _in_margin(bbox: tuple, height: float) -> bool:
     return cy < height * _MARGIN or cy > height * (1 - _MARGIN)
 
 
-def _margin(r: Region, raw: _RawPage) -> bool:
-    return _in_margin(r.bbox, raw.height)
-
-
 def _drop_furniture(raws: list[_RawPage]) -> None:
-    keys = [{furniture_key(r.text) for r in raw.regions if r.kind == "text" and len(r.text) <= 120 and _margin(r, raw)} for raw in raws]
+    keys = [{furniture_key(r.text) for r in raw.regions if r.kind == "text" and len(r.text) <= 120 and _in_margin(r.bbox, raw.height)} for raw in raws]
     running = repeated_furniture(keys)
     for raw in raws:
-        regions = [r for r in raw.regions if not (r.kind == "text" and _margin(r, raw) and furniture_key(r.text) in running)]
+        regions = [r for r in raw.regions if not (r.kind == "text" and _in_margin(r.bbox, raw.height) and furniture_key(r.text) in running)]
         # A page number sits above or below everything else on its page,
         # wherever the margin is.
         ys = [r.bbox[1] for r in regions if r.kind == "text"]

@@ -61,10 +61,6 @@ class QualityConfig:
 _VOWEL = re.compile("[" + "".join(sorted(_VOWELS)) + "]")
 
 
-def _is_latin_letter(ch: str) -> bool:
-    return bool(_LATIN.match(ch))
-
-
 def judge_text(text: str, config: QualityConfig | None = None) -> Verdict:
     """Is this decoded text plausible? (Layer-level checks are in ``judge_page``.)"""
     cfg = config or QualityConfig()

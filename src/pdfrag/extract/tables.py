@@ -138,15 +138,11 @@ def make_table(grid: list[list[str | None]], page_number: int, index: int, bbox:
 
 
 class TableFinder:
-    """Finds the tables of one document's pages; opens pdfplumber lazily."""
+    """Finds the tables of one document's pages, numbering them in order."""
 
-    def __init__(self, data: bytes, config: TableConfig | None = None) -> None:
-        self.data = data
+    def __init__(self, config: TableConfig | None = None) -> None:
         self.config = config or TableConfig()
         self.count = 0
-
-    def close(self) -> None:
-        """Nothing held open (kept so callers can always close)."""
 
     def find(self, page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> list[Table]:
         if not self.config.enabled or page.rotation:
