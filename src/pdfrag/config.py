@@ -109,6 +109,8 @@ class EmbedSettings(BaseModel):
     # share between homes; empty: $XDG_CACHE_HOME/pdfrag/models (else
     # ~/.cache/pdfrag/models).
     models_dir: str = ""
+    # Texts per forward pass; on a GPU at least 1,024 (as many as fit in
+    # 2^18 tokens), which embedded 1.8x as fast as 64 on an H200.
     batch_size: int = Field(64, ge=1)
     # Name of the Prefect deployment that embeds on the GPU pool
     # ("embed/embed"); empty embeds in-process, through the same code.

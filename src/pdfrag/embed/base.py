@@ -22,6 +22,9 @@ class Embedder(ABC):
     # tails were cut off); each batch with any is also logged as a warning.
     truncated: int = 0
     max_batch_tokens: int = 16384
+    # Texts per forward pass at least (a GPU needs long batches to be busy);
+    # max_batch_tokens still caps it.
+    min_batch: int = 1
 
     @property
     def dimension(self) -> int:
@@ -73,7 +76,7 @@ class Embedder(ABC):
             # Long texts go in smaller batches: at most max_batch_tokens per
             # forward pass bounds the memory that attention takes.
             longest = min(lengths[order[start]], self.profile.max_tokens)
-            size = max(1, min(max(batch_size, 1), self.max_batch_tokens // max(longest, 1)))
+            size = max(1, min(max(batch_size, self.min_batch, 1), self.max_batch_tokens // max(longest, 1)))
             idx = order[start : start + size * 4]  # hand the backend a few batches at a time
             vecs = self._encode([texts[i] for i in idx], size)
             out[idx] = vecs

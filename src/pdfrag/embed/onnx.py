@@ -22,6 +22,7 @@ import numpy as np
 from pdfrag.embed.base import Embedder
 from pdfrag.embed.cache import build_file_once, build_once, default_models_dir, file_digest, folder_digest
 from pdfrag.embed.profiles import ModelProfile
+from pdfrag.embed.tokens import padded
 from pdfrag.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -60,24 +61,6 @@ def int8_path(folder: Path) -> Path:
     return build_file_once(folder / "model.int8.onnx", lambda tmp: quantize(folder / "model.onnx", tmp), what="int8 quantization")
 
 
-def _pooled_module(model, pooling: str):
-    import torch
-
-    class Pooled(torch.nn.Module):
-        def __init__(self, encoder) -> None:
-            super().__init__()
-            self.encoder = encoder
-
-        def forward(self, input_ids, attention_mask):
-            h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            if pooling == "cls":
-                return h[:, 0]
-            mask = attention_mask.unsqueeze(-1).to(h.dtype)
-            return (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-
-    return Pooled(model).eval()
-
-
 def export(model_folder: Path, dest: Path, pooling: str = "mean") -> None:
     """Export the encoder and its pooling to ``dest`` (TorchScript-based
     exporter: the dynamo exporter of torch 2.13 wrote an invalid graph for
@@ -85,11 +68,11 @@ def export(model_folder: Path, dest: Path, pooling: str = "mean") -> None:
     import torch
     from transformers import AutoModel
 
-    from pdfrag.embed.sentence_transformers import quiet_offline_hub
+    from pdfrag.embed.sentence_transformers import pooled_encoder, quiet_offline_hub
 
     quiet_offline_hub()
     model = AutoModel.from_pretrained(str(model_folder), attn_implementation="eager", local_files_only=True).eval()
-    wrapper = _pooled_module(model, pooling)
+    wrapper = pooled_encoder(model, pooling)
     ids = torch.ones(2, 8, dtype=torch.long)
     mask = torch.ones(2, 8, dtype=torch.long)
     with warnings.catch_warnings(), torch.inference_mode():
@@ -178,17 +161,9 @@ class OnnxEmbedder(Embedder):
     def _load(self):
         with self._lock:
             if self._session is None:
-                from tokenizers import Tokenizer
-
                 folder = onnx_dir(self.profile, self.models_dir)
                 path = int8_path(folder) if self.int8 else folder / "model.onnx"
-                tok = Tokenizer.from_file(str(self.profile.path / "tokenizer.json"))
-                tok.enable_truncation(self.profile.max_tokens)
-                pad_id = tok.token_to_id("<pad>")
-                if pad_id is None:
-                    pad_id = tok.token_to_id("[PAD]") or 0
-                tok.enable_padding(pad_id=pad_id)
-                self._tokenizer = tok
+                self._tokenizer = padded(str(self.profile.path), self.profile.max_tokens)
                 self._session = _session(path, self.threads)
             return self._session, self._tokenizer
 

@@ -43,3 +43,17 @@ def _load(model_dir: str) -> Tokenizer:
     tok.no_truncation()
     tok.no_padding()
     return tok
+
+
+@lru_cache(maxsize=8)
+def padded(model_dir: str, max_tokens: int) -> Tokenizer:
+    """The model's tokenizer set up for inference: each text cut to
+    ``max_tokens`` (special tokens included), each batch padded to its
+    longest text with the vocabulary's pad token."""
+    tok = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+    tok.enable_truncation(max_tokens)
+    pad_id = tok.token_to_id("<pad>")
+    if pad_id is None:
+        pad_id = tok.token_to_id("[PAD]") or 0
+    tok.enable_padding(pad_id=pad_id)
+    return tok

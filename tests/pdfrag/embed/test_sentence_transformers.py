@@ -170,3 +170,62 @@ def test_tokenizer_counts_without_special_tokens() -> None:
     assert tok.count_batch(["hello world", "", "东北"]) == [2, 0, 2]
     offs = tok.offsets("hello world")
     assert offs == [(0, 5), (6, 11)]
+
+
+@pytest.mark.integration
+def test_direct_path_gives_the_vectors_of_encode(embedder: SentenceTransformerEmbedder) -> None:
+    """The torch backends run encoder and pooling on the fast tokenizer's ids;
+    the vectors must be sentence-transformers' own, for long (cut), short,
+    empty and Chinese texts batched together."""
+    texts = ["word " * 400, "short", "", "多列排版的阅读顺序。" * 20, "A paraphrase of a sentence about tables."]
+    direct = embedder.embed_documents(texts, batch_size=2)
+    assert embedder._direct is not None
+    kept, embedder._direct = embedder._direct, None
+    try:
+        encoded = embedder.embed_documents(texts, batch_size=2)
+    finally:
+        embedder._direct = kept
+    np.testing.assert_allclose(direct, encoded, atol=1e-5)
+
+
+def test_plain_pooling_only_for_encoder_pooling_normalize() -> None:
+    from pdfrag.embed.sentence_transformers import _plain_pooling
+
+    def module(name: str, **attrs):
+        return type(name, (), attrs)()
+
+    enc = module("Transformer", auto_model=object())
+    assert _plain_pooling([enc, module("Pooling", pooling_mode="mean"), module("Normalize")]) == "mean"
+    assert _plain_pooling([enc, module("Pooling", pooling_mode="cls")]) == "cls"
+    # Anything more runs through model.encode: a dense layer, another pooling, no encoder.
+    assert _plain_pooling([enc, module("Pooling", pooling_mode="mean"), module("Dense")]) is None
+    assert _plain_pooling([enc, module("Pooling", pooling_mode="max")]) is None
+    assert _plain_pooling([module("Transformer"), module("Pooling", pooling_mode="mean")]) is None
+    assert _plain_pooling([enc, module("Pooling", pooling_mode="mean", include_prompt=False)]) is None
+
+
+def test_min_batch_sets_the_smallest_forward_pass() -> None:
+    """A GPU embedder asks for batches of at least ``min_batch`` texts, still
+    capped by ``max_batch_tokens``."""
+    from pdfrag.embed.base import Embedder
+
+    class Recorder(Embedder):
+        backend = "test"
+
+        def __init__(self) -> None:
+            self.profile = get_profile("all-MiniLM-L6-v2")
+            self.sizes: list[int] = []
+
+        def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+            self.sizes.append(batch_size)
+            return np.ones((len(texts), self.dimension), dtype=np.float32)
+
+    rec = Recorder()
+    rec.embed_documents(["text"] * 10, batch_size=2)
+    assert rec.sizes[0] == 2
+    rec.min_batch, rec.sizes = 8, []
+    rec.embed_documents(["text"] * 10, batch_size=2)
+    assert rec.sizes[0] == 8
+    rec.max_batch_tokens, rec.sizes = 12, []  # 3 tokens a text ([CLS] text [SEP]): 4 fit
+    rec.embed_documents(["text"] * 10, batch_size=2)
+    assert rec.sizes[0] == 4
