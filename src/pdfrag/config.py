@@ -49,11 +49,17 @@ class ExtractSettings(BaseModel):
     # Seconds one page may take; slower steps (tables, OCR) are skipped for
     # the rest of a page once it is spent.
     page_timeout: float = Field(60.0, gt=0)
+    # Extract in worker processes (pdfrag.extract.isolated): a PDF that
+    # makes MuPDF loop or crash fails its own file, not the whole run.
+    isolate: bool = True
+    # Seconds a worker may go without finishing a page before it is killed
+    # and the file fails (a hard limit, unlike page_timeout).
+    stall_timeout: float = Field(300.0, gt=0)
 
     def hash_config(self) -> dict[str, Any]:
         # Passwords decide whether a file opens, not what its text is: keep
         # them out of cache keys (and out of anything written to storage).
-        return self.model_dump(exclude={"passwords", "password_map", "page_timeout", "paddle_model_dir"})
+        return self.model_dump(exclude={"passwords", "password_map", "page_timeout", "paddle_model_dir", "isolate", "stall_timeout"})
 
 
 class ChunkSettings(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pdfrag.types import ExtractedDocument
@@ -10,6 +11,9 @@ from pdfrag.types import ExtractedDocument
 
 class Extractor(ABC):
     name: ClassVar[str]
+    # Called with each page number once the page is read (the isolated
+    # runner's watchdog listens to it).
+    on_page: Callable[[int], None] | None = None
 
     @abstractmethod
     def extract(self, data: bytes, *, source: str, doc_id: str) -> ExtractedDocument:

@@ -163,6 +163,8 @@ class PyMuPDFExtractor(Extractor):
                     raw = self._page(doc, i, finder, source)
                 raw.seconds = time.perf_counter() - t0
                 raws.append(raw)
+                if self.on_page is not None:
+                    self.on_page(i + 1)
             metadata = {k: v for k, v in (doc.metadata or {}).items() if isinstance(v, str) and v}
         finally:
             doc.close()

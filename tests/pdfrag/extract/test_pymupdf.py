@@ -73,7 +73,9 @@ def test_config_excludes_passwords() -> None:
     assert a["name"] == "pymupdf"
     assert "secret" not in repr(a)
     assert PyMuPDFExtractor(ExtractSettings(min_page_chars=10)).config() != b
-    assert isinstance(get_extractor(ExtractSettings()), PyMuPDFExtractor)
+    assert isinstance(get_extractor(ExtractSettings(isolate=False)), PyMuPDFExtractor)
+    isolated = get_extractor(ExtractSettings())
+    assert isolated.config() == b  # same output in a worker process: same stage key
 
 
 def test_every_bad_input_extracts_or_fails_clearly(pdfs: Path) -> None:

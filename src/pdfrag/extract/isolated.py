@@ -1,0 +1,233 @@
+"""Extraction in a child process, with a hard time limit per page.
+
+MuPDF and the OCR runtimes are C and C++ libraries. A malformed PDF can make
+one of their calls loop forever or crash the process, and nothing inside the
+process can stop it: the call holds the GIL, so no Python thread (nor a
+Prefect task timeout) gets to run, and a crash takes the whole ingest down.
+``extract.page_timeout`` only skips the optional steps of a slow page.
+
+So extraction runs in worker processes that report each finished page. A
+worker that finishes no page for ``extract.stall_timeout`` seconds is
+killed, and so is the file's extraction: it fails with an error naming the
+file and the page. A worker that dies (a segmentation fault) fails its file
+the same way. Either way the corpus goes on with a fresh worker.
+
+Workers live as long as the process, one per concurrent extraction, shared
+by every extractor in the process; OCR models load once per worker.
+They are started by ``forkserver`` where the platform has it (safe in a
+process with threads), else ``spawn``.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import pickle
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from pdfrag.config import ExtractSettings
+from pdfrag.errors import InputError
+from pdfrag.extract.base import Extractor
+from pdfrag.types import ExtractedDocument
+
+log = logging.getLogger(__name__)
+
+
+class Stalled(Exception):
+    """The worker finished no page within the time limit."""
+
+    def __init__(self, page: int, seconds: float) -> None:
+        super().__init__(f"no page finished within {seconds:g} s (working on page {page})")
+        self.page = page
+        self.seconds = seconds
+
+
+class Died(Exception):
+    """The worker process ended in the middle of a call."""
+
+    def __init__(self, page: int, exitcode: int | None) -> None:
+        super().__init__(f"the worker process died on page {page} (exit code {exitcode})")
+        self.page = page
+        self.exitcode = exitcode
+
+
+# Child side ----------------------------------------------------------------------
+
+_report: Callable[[int], None] | None = None  # set in a worker: tells the parent a page is done
+_extractors: dict[str, Extractor] = {}
+
+
+def _serve(conn) -> None:
+    """A worker's loop: run each (function, args) sent, answer with its
+    result or its exception; ``("page", n)`` messages report progress."""
+    global _report
+
+    def report(page: int) -> None:
+        conn.send(("page", page))
+
+    _report = report
+    while True:
+        try:
+            fn, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            answer = ("done", fn(*args))
+        except BaseException as e:  # noqa: BLE001 - every failure goes back to the caller
+            answer = ("error", _portable(e))
+        try:
+            conn.send(answer)
+        except (pickle.PicklingError, TypeError, AttributeError) as e:
+            conn.send(("error", RuntimeError(f"result could not be sent back: {e}")))
+
+
+def _portable(e: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(e))
+        return e
+    except Exception:  # noqa: BLE001 - an exception that cannot cross processes
+        return RuntimeError(f"{type(e).__name__}: {e}")
+
+
+def _extract(settings_json: str, data: bytes, source: str, doc_id: str) -> ExtractedDocument:
+    """Runs in a worker: the in-process extractor for these settings."""
+    ex = _extractors.get(settings_json)
+    if ex is None:
+        from pdfrag.extract import get_extractor
+
+        settings = ExtractSettings.model_validate_json(settings_json).model_copy(update={"isolate": False})
+        ex = _extractors[settings_json] = get_extractor(settings)
+    ex.on_page = _report
+    return ex.extract(data, source=source, doc_id=doc_id)
+
+
+# Parent side ---------------------------------------------------------------------
+
+
+def _context():
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+class Worker:
+    """One child process and its pipe."""
+
+    def __init__(self) -> None:
+        ctx = _context()
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child,), daemon=True, name="pdfrag-extract")
+        self.process.start()
+        child.close()
+
+    def call(self, fn: Callable[..., Any], *args: Any, stall_timeout: float) -> tuple[bool, Any]:
+        """``fn(*args)`` in the child: (True, its result) or (False, the
+        exception it raised). Raises ``Stalled`` when no page is reported
+        (nor the call finished) for ``stall_timeout`` seconds, and ``Died``
+        when the child ends."""
+        page = 1
+        try:
+            self.conn.send((fn, args))
+            while True:
+                if not self.conn.poll(stall_timeout):
+                    raise Stalled(page, stall_timeout)
+                kind, value = self.conn.recv()
+                if kind == "page":
+                    page = value + 1
+                else:
+                    return kind == "done", value
+        except (EOFError, ConnectionError):
+            self.process.join(5)
+            raise Died(page, self.process.exitcode) from None
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class WorkerPool:
+    """Idle workers, handed to one caller at a time; a worker whose call
+    stalled, died or was interrupted is killed, never reused."""
+
+    def __init__(self) -> None:
+        self._idle: list[Worker] = []
+        self._lock = threading.Lock()
+
+    def call(self, fn: Callable[..., Any], *args: Any, stall_timeout: float) -> Any:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive:
+                    break
+                worker.kill()
+            else:
+                worker = None
+        worker = worker or Worker()
+        try:
+            ok, value = worker.call(fn, *args, stall_timeout=stall_timeout)
+        except BaseException:  # stalled, died, or interrupted mid-call: its state is unknown
+            worker.kill()
+            raise
+        with self._lock:
+            self._idle.append(worker)
+        if ok:
+            return value
+        raise value  # the function's own exception: the worker is fine
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for w in idle:
+            w.kill()
+
+
+# One pool per process: a worker keeps one extractor per settings it was
+# sent (and their OCR models), so extractors with different settings share
+# workers instead of each keeping its own.
+POOL = WorkerPool()
+
+
+class IsolatedExtractor(Extractor):
+    """The configured extractor, run in worker processes (see the module
+    docstring). Same output and same ``config()`` as running it in-process."""
+
+    name: ClassVar[str] = "isolated"
+
+    def __init__(self, settings: ExtractSettings, inner: Extractor) -> None:
+        self.settings = settings
+        self.inner = inner  # for config(); extraction runs in a worker's copy
+        self._key = settings.model_dump_json()
+        self._warned = False
+
+    def config(self) -> dict[str, Any]:
+        return self.inner.config()
+
+    def extract(self, data: bytes, *, source: str, doc_id: str) -> ExtractedDocument:
+        if multiprocessing.current_process().daemon:
+            # A daemonic process (a Dask worker, say) may not start children:
+            # extract here, without the hard limit.
+            if not self._warned:
+                log.warning("extracting in-process without extract.stall_timeout: this process is daemonic and cannot start workers")
+                self._warned = True
+            return self.inner.extract(data, source=source, doc_id=doc_id)
+        limit = self.settings.stall_timeout
+        try:
+            return POOL.call(_extract, self._key, data, source, doc_id, stall_timeout=limit)
+        except Stalled as e:
+            raise InputError(
+                f"page {e.page}: extraction stopped after {limit:g} s without finishing a page; the file was abandoned",
+                source=source, stage="extract", page=e.page,
+                hint="the PDF may make MuPDF loop: repair or re-export it (e.g. qpdf); if its pages are only slow, raise extract.stall_timeout",
+            ) from None
+        except Died as e:
+            raise InputError(
+                f"page {e.page}: the PDF crashed the extractor (worker exit code {e.exitcode}); the file was abandoned",
+                source=source, stage="extract", page=e.page, hint="repair or re-export the file (e.g. qpdf)",
+            ) from None

@@ -1,0 +1,107 @@
+"""Tests for pdfrag.extract.isolated: extraction in worker processes gives
+the in-process result, passes errors through, and a call that stops
+reporting pages, or a worker that dies, is cut off with a clear error while
+the next call still works."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from pdfrag.config import ExtractSettings
+from pdfrag.errors import InputError
+from pdfrag.extract import get_extractor
+from pdfrag.extract.isolated import Died, IsolatedExtractor, Stalled, WorkerPool
+from pdfrag.extract.pymupdf import PyMuPDFExtractor
+
+
+@pytest.fixture
+def pool():
+    p = WorkerPool()
+    yield p
+    p.close()
+
+
+def test_same_pages_as_in_process(pdfs: Path) -> None:
+    path = pdfs / "two_column" / "samplefiles_multicolumn.pdf"
+    data = path.read_bytes()
+    settings = ExtractSettings(ocr="off")
+    isolated = get_extractor(settings)
+    assert isinstance(isolated, IsolatedExtractor)
+    got = isolated.extract(data, source=str(path), doc_id="d")
+    want = PyMuPDFExtractor(settings).extract(data, source=str(path), doc_id="d")
+    assert [(p.page, p.method, p.text) for p in got.pages] == [(p.page, p.method, p.text) for p in want.pages]
+    assert got.stats["text_pages"] == want.stats["text_pages"] > 0
+
+
+def test_errors_come_back_with_file_and_reason(pdfs: Path) -> None:
+    path = pdfs / "bad_input" / "pdfminer_aes-256.pdf"
+    ex = get_extractor(ExtractSettings(ocr="off"))
+    with pytest.raises(InputError, match="encrypted: supply a password") as e:
+        ex.extract(path.read_bytes(), source=str(path), doc_id="d")
+    assert e.value.source == str(path)
+    # The worker survived its function's error: the same extractor still reads.
+    ok = get_extractor(ExtractSettings(ocr="off", passwords=["foo"])).extract(path.read_bytes(), source=str(path), doc_id="d")
+    assert any(p.text for p in ok.pages)
+
+
+def test_a_call_that_reports_no_page_is_cut_off(pool: WorkerPool) -> None:
+    t0 = time.monotonic()
+    with pytest.raises(Stalled) as e:
+        pool.call(time.sleep, 60, stall_timeout=1.0)
+    assert time.monotonic() - t0 < 20
+    assert e.value.page == 1
+    # A fresh worker takes the next call.
+    assert pool.call(os.getpid, stall_timeout=30) != os.getpid()
+
+
+def test_a_worker_that_dies_fails_the_call_not_the_caller(pool: WorkerPool) -> None:
+    with pytest.raises(Died) as e:
+        pool.call(os._exit, 3, stall_timeout=30)
+    assert e.value.exitcode == 3
+    assert pool.call(sum, [1, 2, 3], stall_timeout=30) == 6
+
+
+def test_workers_are_reused(pool: WorkerPool) -> None:
+    first = pool.call(os.getpid, stall_timeout=30)
+    assert pool.call(os.getpid, stall_timeout=30) == first
+    with pytest.raises(ZeroDivisionError):
+        pool.call(divmod, 1, 0, stall_timeout=30)
+    assert pool.call(os.getpid, stall_timeout=30) == first  # an ordinary exception leaves the worker usable
+
+
+def test_stall_names_the_file_and_page(pdfs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extractor's error for a stalled worker: file, page, what to do."""
+    import pdfrag.extract.isolated as iso
+
+    def stalled(self, fn, *args, stall_timeout):
+        raise Stalled(4, stall_timeout)
+
+    monkeypatch.setattr(iso.WorkerPool, "call", stalled)
+    ex = get_extractor(ExtractSettings(ocr="off", stall_timeout=7))
+    with pytest.raises(InputError) as e:
+        ex.extract(b"%PDF-1.7", source="s3://bucket/loops.pdf", doc_id="d")
+    err = e.value
+    assert err.page == 4 and err.source == "s3://bucket/loops.pdf" and err.stage == "extract"
+    assert "7 s" in str(err) and "stall_timeout" in (err.hint or "")
+
+
+def test_daemonic_process_extracts_in_process(pdfs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Dask worker is daemonic and may not start children: extraction then
+    runs in-process (without the hard limit) instead of failing."""
+    import pdfrag.extract.isolated as iso
+
+    class Daemonic:
+        daemon = True
+
+    def no_workers(*a, **k):
+        raise AssertionError("a daemonic process must not start workers")
+
+    monkeypatch.setattr(iso.multiprocessing, "current_process", lambda: Daemonic())
+    monkeypatch.setattr(iso.WorkerPool, "call", no_workers)
+    path = pdfs / "prose" / "docling_multi_page.pdf"
+    doc = get_extractor(ExtractSettings(ocr="off")).extract(path.read_bytes(), source=str(path), doc_id="d")
+    assert doc.pages and any(p.text for p in doc.pages)
