@@ -51,6 +51,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -148,6 +149,9 @@ def cuda_matmul_tflops(dtype_name: str, n: int = 8192, repeats: int = 10) -> flo
     return 2 * n**3 / float(np.median(times)) / 1e12
 
 
+CPU_TORCH = ("torch", "cpu")  # the baseline: sentence-transformers' model in fp32 on the CPU
+
+
 @dataclass(frozen=True)
 class Spec:
     """One backend to time: ``NAME[:DEVICE][@BATCH]``."""
@@ -160,6 +164,10 @@ class Spec:
     @property
     def cuda(self) -> bool:
         return self.device == "cuda"
+
+    @property
+    def engine(self) -> tuple[str, str]:
+        return self.backend, self.device
 
     @property
     def precision(self) -> str:
@@ -423,8 +431,8 @@ def main() -> int:
     gpu_passages = english_passages(mtok, args.gpu_passages, minilm.max_tokens - 4) if any(sp.cuda for sp in specs) else []
     bf16_few = 8 if not native_bf16 else len(passages)
     vectors: dict[str, np.ndarray] = {}
-    embedders, load_s, texts_of, batch_of = {}, {}, {}, {}
-    by_engine: dict[tuple[str, str], object] = {}  # one embedder per backend and device; @BATCH variants share it
+    load_s, texts_of, batch_of = {}, {}, {}
+    embedders: dict[tuple[str, str], Any] = {}  # by (backend, device): @BATCH variants share one
     failed: dict[str, str] = {}
     for sp in specs:
         b = sp.label
@@ -433,7 +441,7 @@ def main() -> int:
         note(f"all-MiniLM-L6-v2 on {b}: load")
         t0 = time.perf_counter()
         try:
-            emb = by_engine.get((sp.backend, sp.device))
+            emb = embedders.get(sp.engine)
             if emb is None:
                 emb = make_embedder(minilm, sp.backend, device=sp.device, models_dir=models_dir)
             emb.embed_documents(texts_of[b][: batch_of[b]], batch_size=batch_of[b])  # load / export / warm up
@@ -441,23 +449,22 @@ def main() -> int:
             failed[b] = f"{type(e).__name__}: {e}"
             note(f"{b} failed: {failed[b]}")
             continue
-        by_engine[(sp.backend, sp.device)] = emb
+        embedders[sp.engine] = emb
         load_s[b] = time.perf_counter() - t0
-        embedders[b] = emb
     specs = [sp for sp in specs if sp.label not in failed]
     # Interleaved rounds, each in a rotated order: load from other work on
     # the machine then falls on every backend alike.
     secs = interleaved(
-        {sp.label: (lambda b=sp.label: timed_embed(embedders[b], texts_of[b], batch_of[b])) for sp in specs}, args.rounds, vectors
+        {sp.label: (lambda sp=sp: timed_embed(embedders[sp.engine], texts_of[sp.label], batch_of[sp.label])) for sp in specs}, args.rounds, vectors
     )
     remeasure_bound()
     speed = {}
     for sp in specs:
         b = sp.label
-        toks = sum(fed_tokens(embedders[b], texts_of[b]))
+        toks = sum(fed_tokens(embedders[sp.engine], texts_of[b]))
         n = len(texts_of[b])
         speed[b] = (args.rounds * toks / secs[b], args.rounds * n / secs[b], n, secs[b], load_s[b])
-    mean_seq = float(np.mean(fed_tokens(embedders["torch"], passages)))
+    mean_seq = float(np.mean(fed_tokens(embedders[CPU_TORCH], passages)))
     f_minilm = flops_per_token(minilm.path, mean_seq)
     base = speed["torch"][0]
     say(f"## all-MiniLM-L6-v2: throughput ({len(passages)} English passages of {mean_seq:.0f} tokens, batch {args.batch_size}"
@@ -489,7 +496,7 @@ def main() -> int:
         say(f"- {b} could not run here: {why}")
     if failed:
         say()
-    if not native_bf16:
+    if not native_bf16 and any(sp.backend == "torch-bf16" and not sp.cuda for sp in specs):
         say(f"This CPU has no native bf16 (no avx512_bf16 or amx_bf16): torch emulates it, so bf16 was timed on {bf16_few} passages only.")
         say()
 
@@ -504,20 +511,20 @@ def main() -> int:
     seen: set[tuple[str, str]] = set()
     for sp in specs:
         b = sp.label
-        if (sp.backend, sp.device) in seen:  # @BATCH variants embed the same vectors
+        if sp.engine in seen:  # @BATCH variants embed the same vectors
             continue
-        seen.add((sp.backend, sp.device))
+        seen.add(sp.engine)
         use = ir_small if (sp.backend == "torch-bf16" and not sp.cuda and not native_bf16) else ir
         note(f"IR {b} ({len(use.passages)} passages)")
-        emb = embedders[b]
+        emb = embedders[sp.engine]
         p = emb.embed_documents(use.passages, batch_size=args.batch_size)
         q = emb.embed_queries(use.queries, batch_size=args.batch_size)
         score = ndcg10(p, q, use.relevant)
         if use is ir and b == "torch":
             ref["ir"] = (score, p)
         if use is ir_small and "small" not in ref:
-            pt = embedders["torch"].embed_documents(use.passages, batch_size=args.batch_size)
-            qt = embedders["torch"].embed_queries(use.queries, batch_size=args.batch_size)
+            pt = embedders[CPU_TORCH].embed_documents(use.passages, batch_size=args.batch_size)
+            qt = embedders[CPU_TORCH].embed_queries(use.queries, batch_size=args.batch_size)
             ref["small"] = (ndcg10(pt, qt, use.relevant), pt)
         base_score, base_p = ref["small" if use is ir_small else "ir"]
         cos = (p * base_p).sum(1)
@@ -525,12 +532,11 @@ def main() -> int:
         rows.append([label, f"{score:.4f}", f"{base_score:.4f}", f"{score - base_score:+.4f}", f"{cos.min():.4f} / {cos.mean():.4f}"])
     table(["backend", "nDCG@10", "fp32 nDCG@10", "Δ", "passage cosine to fp32 min / mean"], rows)
     embedders.clear()  # free the models before the next section
-    by_engine.clear()
     emb = None
     gc.collect()
     gpu_specs = []  # e5 on the GPU: each GPU backend that ran above, once
     for sp in specs:
-        if sp.cuda and all((sp.backend, sp.device) != (g.backend, g.device) for g in gpu_specs):
+        if sp.cuda and all(sp.engine != g.engine for g in gpu_specs):
             gpu_specs.append(sp)
     e5_cpu = [b for b in args.e5_backends.split(",") if b.strip()]
     if "torch" not in e5_cpu:
