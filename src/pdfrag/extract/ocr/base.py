@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 PixelBox = tuple[float, float, float, float]  # x0, y0, x1, y1
+Quad = tuple[tuple[float, float], ...]  # four corners: top-left, top-right, bottom-right, bottom-left
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,17 @@ class LayoutRegion:
 
 class OcrEngine(ABC):
     name: ClassVar[str]
+    max_side: ClassVar[int | None] = None  # the engine shrinks larger images to this: render no larger
 
     @abstractmethod
     def read(self, image: np.ndarray) -> list[OcrLine]:
         """Lines of text in an RGB uint8 image."""
+
+    def detect(self, image: np.ndarray) -> list[Quad] | None:
+        """Line boxes without reading them (None: this engine only reads
+        whole images). With it a page's orientation is decided before any
+        line is read, and a turned page is detected once, not twice."""
+        return None
 
     def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """Text and confidence of images that each hold one line (no
@@ -65,6 +73,40 @@ class TableModel(ABC):
     def grid(self, image: np.ndarray, lines: list[OcrLine]) -> list[list[str | None]]:
         """Rows of cell texts of the table in ``image`` (``lines`` are the OCR
         lines inside it, in its coordinates)."""
+
+
+def crop_line(image: np.ndarray, quad: Quad) -> np.ndarray:
+    """The line inside ``quad``, straightened (a perspective warp of its four
+    corners); a line standing upright is laid on its side, as PP-OCR's
+    recognizers expect."""
+    import cv2
+
+    pts = np.asarray(quad, dtype=np.float32)
+    w = int(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[2] - pts[3])))
+    h = int(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2])))
+    if w < 1 or h < 1:
+        return np.zeros((0, 0, 3), dtype=image.dtype)
+    target = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    out = cv2.warpPerspective(image, cv2.getPerspectiveTransform(pts, target), (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+    return np.rot90(out) if h >= 1.5 * w else out
+
+
+def turn_quad(quad: Quad, k: int, width: int, height: int) -> Quad:
+    """``quad`` of an image ``width`` x ``height`` as it lies in
+    ``np.rot90(image, k)`` (turned k quarter turns counter-clockwise),
+    corners again starting at the top left."""
+    pts = list(quad)
+    for _ in range(k % 4):
+        pts = [(y, width - x) for x, y in pts]
+        pts = pts[1:] + pts[:1]  # the old top-right corner is the new top-left
+        width, height = height, width
+    return tuple(pts)
+
+
+def quad_box(quad: Quad) -> PixelBox:
+    xs = [p[0] for p in quad]
+    ys = [p[1] for p in quad]
+    return (min(xs), min(ys), max(xs), max(ys))
 
 
 @contextmanager

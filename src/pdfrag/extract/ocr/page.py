@@ -17,7 +17,11 @@ from pdfrag.extract.ocr.base import (
     LayoutRegion,
     OcrEngine,
     OcrLine,
+    Quad,
     TableModel,
+    crop_line,
+    quad_box,
+    turn_quad,
 )
 from pdfrag.extract.tables import TableConfig, make_table
 from pdfrag.extract.text import join_lines
@@ -44,6 +48,25 @@ class OcrPage:
 def _quality(lines: list[OcrLine]) -> float:
     """Confidence-weighted amount of text read."""
     return sum(ln.score * len(ln.text) for ln in lines)
+
+
+def _area(box) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _box_crop(img: np.ndarray, box) -> np.ndarray:
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = (max(int(v), 0) for v in box)
+    return img[y0 : min(y1, h), x0 : min(x1, w)]
+
+
+def _standing_share(boxes) -> float:
+    """Share of the elongated line boxes (a few characters or more) that
+    stand upright: a page turned sideways."""
+    long = [(b[2] - b[0], b[3] - b[1]) for b in boxes if max(b[2] - b[0], b[3] - b[1]) >= 2 * max(min(b[2] - b[0], b[3] - b[1]), 1e-6)]
+    if not long:
+        return 0.0
+    return sum(1 for w, h in long if h > w) / len(long)
 
 
 def _vertical_share(lines: list[OcrLine]) -> float:
@@ -80,10 +103,14 @@ class PageReader:
 
     # Rendering and orientation -------------------------------------------
     def render(self, page: pymupdf.Page) -> tuple[np.ndarray, float]:
+        """The page as RGB pixels at ``dpi``, its longest side at most
+        ``max_side`` or the engine's own limit (an engine that shrinks larger
+        images would only waste the larger rendering)."""
         zoom = self.dpi / 72.0
         longest = max(page.rect.width, page.rect.height) * zoom
-        if longest > self.max_side:
-            zoom *= self.max_side / longest
+        limit = min(self.max_side, self.engine.max_side or self.max_side)
+        if longest > limit:
+            zoom *= limit / longest
         pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False, colorspace=pymupdf.csRGB)
         img = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.h, pix.w, pix.n)[:, :, :3]
         return np.ascontiguousarray(img), zoom
@@ -91,12 +118,70 @@ class PageReader:
     def _read(self, img: np.ndarray) -> list[OcrLine]:
         return [ln for ln in self.engine.read(img) if ln.score >= self.min_score]
 
+    def _recognize(self, img: np.ndarray, quads: list[Quad]) -> list[OcrLine]:
+        crops, kept = [], []
+        tallest = 0.25 * min(img.shape[:2])  # a "line" taller than this is a picture the detector boxed
+        for q in quads:
+            b = quad_box(q)
+            if min(b[2] - b[0], b[3] - b[1]) > tallest:
+                continue
+            crop = crop_line(img, q)
+            if crop.size:
+                crops.append(np.ascontiguousarray(crop))
+                kept.append(q)
+        lines = []
+        for q, (text, score) in zip(kept, self.engine.recognize(crops), strict=False):
+            if text and score >= self.min_score:
+                lines.append(OcrLine(quad_box(q), text, score, q))
+        return lines
+
     def orient(self, img: np.ndarray) -> tuple[np.ndarray, int, list[OcrLine]]:
-        """Read the page upright first. When its text reads sideways (most
-        line boxes taller than wide) or poorly (upside down), try the other
-        orientations on a sample of its lines, by recognition alone, and read
-        the whole page again only turned the way that reads best: a turned
-        page costs two reads, not one per orientation."""
+        """Find the page's lines and its orientation, and read the lines
+        the way up that reads best.
+
+        Lines are detected once. When most of them stand upright (a page
+        turned sideways) or the page reads poorly (upside down), the other
+        orientations are tried on a sample of its largest lines by
+        recognition alone, and all lines are read turned the way that reads
+        best: a turned page costs one detection and at most two readings."""
+        quads = self.engine.detect(img)
+        if quads is None:
+            return self._orient_by_reading(img)
+        if not quads:
+            return img, 0, []
+        boxes = [quad_box(q) for q in quads]
+        sideways = _standing_share(boxes) > 0.5
+        sample = sorted(range(len(quads)), key=lambda i: -_area(boxes[i]))[: self.sample_lines]
+        lines: list[OcrLine] = []
+        if not sideways:
+            lines = self._recognize(img, quads)
+            if lines and statistics.fmean(ln.score for ln in lines) >= 0.9:
+                return img, 0, lines
+            by_quad = {ln.quad: ln for ln in lines}
+            upright = [by_quad[quads[i]] for i in sample if quads[i] in by_quad]
+            turns: tuple[tuple[int, int], ...] = ((2, 180),)  # np.rot90 turns counter-clockwise
+        else:
+            upright = self._recognize(img, [quads[i] for i in sample])
+            turns = ((1, 90), (3, 270))
+        # The recognizer lays standing crops on their side and reads sideways
+        # lines too, but their order is then lost: text read sideways counts for less.
+        best, best_quality = (0, 0), _quality(upright) * (1.0 - 0.5 * _vertical_share(upright))
+        crops = [c for c in (_box_crop(img, boxes[i]) for i in sample) if c.size]
+        for k, deg in turns:
+            read = self.engine.recognize([np.ascontiguousarray(np.rot90(c, k)) for c in crops])
+            quality = sum(score * len(text) for text, score in read if score >= self.min_score)
+            if quality > best_quality:
+                best, best_quality = (k, deg), quality
+        if best == (0, 0):
+            return img, 0, lines if not sideways else self._recognize(img, quads)
+        h, w = img.shape[:2]
+        turned = np.ascontiguousarray(np.rot90(img, best[0]))
+        return turned, best[1], self._recognize(turned, [turn_quad(q, best[0], w, h) for q in quads])
+
+    def _orient_by_reading(self, img: np.ndarray) -> tuple[np.ndarray, int, list[OcrLine]]:
+        """``orient`` for engines that only read whole images: read upright;
+        when the text reads sideways or poorly, try the other orientations
+        on a sample of lines and read the page again turned the best way."""
         raw = self.engine.read(img)
         lines = [ln for ln in raw if ln.score >= self.min_score]
         if not raw:
@@ -105,17 +190,9 @@ class PageReader:
         if not sideways and lines and statistics.fmean(ln.score for ln in lines) >= 0.9:
             return img, 0, lines
         turns = ((1, 90), (3, 270)) if sideways else ((2, 180),)  # np.rot90 turns counter-clockwise
-        sample = sorted(raw, key=lambda ln: -(ln.box[2] - ln.box[0]) * (ln.box[3] - ln.box[1]))[: self.sample_lines]
-        h, w = img.shape[:2]
-        crops = []
-        for ln in sample:
-            x0, y0, x1, y1 = (max(int(v), 0) for v in ln.box)
-            crop = img[y0 : min(y1, h), x0 : min(x1, w)]
-            if crop.size:
-                crops.append(crop)
+        sample = sorted(raw, key=lambda ln: -_area(ln.box))[: self.sample_lines]
+        crops = [c for c in (_box_crop(img, ln.box) for ln in sample) if c.size]
         kept = [ln for ln in sample if ln.score >= self.min_score]
-        # The recognizer turns tall crops and reads sideways lines too, but
-        # their order is then lost: text read sideways counts for less.
         best, best_quality = (0, 0), _quality(kept) * (1.0 - 0.5 * _vertical_share(kept))
         for k, deg in turns:
             read = self.engine.recognize([np.ascontiguousarray(np.rot90(c, k)) for c in crops])

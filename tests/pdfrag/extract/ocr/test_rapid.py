@@ -1,3 +1,6 @@
+import numpy as np
+import pytest
+
 from pdfrag.extract.ocr.rapid import html_to_grid
 
 
@@ -11,3 +14,38 @@ def test_html_to_grid_spans():
 
 def test_html_to_grid_empty():
     assert html_to_grid("") == []
+
+
+def test_rec_batches_cover_every_line_once_with_bounded_padding():
+    from pdfrag.extract.ocr.rapid import rec_batches
+
+    rng = np.random.default_rng(0)
+    ratios = list(rng.uniform(0.5, 40, 200))
+    batches = list(rec_batches(ratios, 48, floor=96, cap=32, slack=0.25))
+    seen = sorted(i for b, _ in batches for i in b)
+    assert seen == list(range(200))
+    for batch, width in batches:
+        assert len(batch) <= 32
+        assert width >= 96 and all(48 * ratios[i] <= width for i in batch)
+        used = sum(max(96, 48 * ratios[i]) for i in batch)
+        assert len(batch) * width <= used * 1.25 + width  # padding within the slack (one line's rounding)
+
+
+def test_small_print_tells_newsprint_from_body_text():
+    cv2 = pytest.importorskip("cv2")
+
+    from pdfrag.extract.ocr.rapid import _small_print, _tall_enough
+
+    def page(size: float, step: int) -> np.ndarray:
+        img = np.full((1400, 1000, 3), 255, dtype=np.uint8)
+        for y in range(40, 1360, step):
+            for x in range(40, 940, int(30 * size) + 4):
+                cv2.putText(img, "ae", (x, y), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 1 if size < 1 else 2)
+        return img
+
+    assert _small_print(page(0.35, 14))  # tiny type: 3-4 px glyphs at 960 px
+    assert not _small_print(page(1.6, 60))  # large type
+    assert not _small_print(np.full((1400, 1000, 3), 255, dtype=np.uint8))  # blank: too few blobs to say
+    line = ((0.0, 0.0), (200.0, 0.0), (200.0, 30.0), (0.0, 30.0))
+    assert _tall_enough([line] * 3, 0.5, 14) and not _tall_enough([line] * 3, 0.4, 14)
+    assert not _tall_enough([], 1.0, 14)
