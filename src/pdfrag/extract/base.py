@@ -14,6 +14,8 @@ class Extractor(ABC):
     # Called with each page number once the page is read (the isolated
     # runner's watchdog listens to it).
     on_page: Callable[[int], None] | None = None
+    # Called with the document's page count once it is open.
+    on_pages: Callable[[int], None] | None = None
 
     @abstractmethod
     def extract(self, data: bytes, *, source: str, doc_id: str) -> ExtractedDocument:

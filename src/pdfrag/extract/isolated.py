@@ -36,26 +36,37 @@ log = logging.getLogger(__name__)
 
 
 class Stalled(Exception):
-    """The worker finished no page within the time limit."""
+    """The worker finished no page within the time limit. ``page`` is the
+    page it was on; past ``pages`` (the document's count, when known) it was
+    assembling the document after its last page."""
 
-    def __init__(self, page: int, seconds: float) -> None:
-        super().__init__(f"no page finished within {seconds:g} s (working on page {page})")
+    def __init__(self, page: int, seconds: float, pages: int | None = None) -> None:
+        super().__init__(f"no page finished within {seconds:g} s ({_where(page, pages)})")
         self.page = page
         self.seconds = seconds
+        self.pages = pages
 
 
 class Died(Exception):
     """The worker process ended in the middle of a call."""
 
-    def __init__(self, page: int, exitcode: int | None) -> None:
-        super().__init__(f"the worker process died on page {page} (exit code {exitcode})")
+    def __init__(self, page: int, exitcode: int | None, pages: int | None = None) -> None:
+        super().__init__(f"the worker process died ({_where(page, pages)}, exit code {exitcode})")
         self.page = page
         self.exitcode = exitcode
+        self.pages = pages
+
+
+def _where(page: int, pages: int | None) -> str:
+    if pages is not None and page > pages:
+        return f"after the last page, {pages}, assembling the document"
+    return f"on page {page}"
 
 
 # Child side ----------------------------------------------------------------------
 
 _report: Callable[[int], None] | None = None  # set in a worker: tells the parent a page is done
+_report_pages: Callable[[int], None] | None = None  # ... and how many pages the document has
 _extractors: dict[str, Extractor] = {}
 
 
@@ -67,7 +78,12 @@ def _serve(conn) -> None:
     def report(page: int) -> None:
         conn.send(("page", page))
 
+    def report_pages(n: int) -> None:
+        conn.send(("pages", n))
+
+    global _report_pages
     _report = report
+    _report_pages = report_pages
     while True:
         try:
             fn, args = conn.recv()
@@ -100,6 +116,7 @@ def _extract(settings_json: str, data: bytes, source: str, doc_id: str) -> Extra
         settings = ExtractSettings.model_validate_json(settings_json).model_copy(update={"isolate": False})
         ex = _extractors[settings_json] = get_extractor(settings)
     ex.on_page = _report
+    ex.on_pages = _report_pages
     return ex.extract(data, source=source, doc_id=doc_id)
 
 
@@ -126,20 +143,22 @@ class Worker:
         exception it raised). Raises ``Stalled`` when no page is reported
         (nor the call finished) for ``stall_timeout`` seconds, and ``Died``
         when the child ends."""
-        page = 1
+        page, pages = 1, None
         try:
             self.conn.send((fn, args))
             while True:
                 if not self.conn.poll(stall_timeout):
-                    raise Stalled(page, stall_timeout)
+                    raise Stalled(page, stall_timeout, pages)
                 kind, value = self.conn.recv()
                 if kind == "page":
                     page = value + 1
+                elif kind == "pages":
+                    pages = value
                 else:
                     return kind == "done", value
         except (EOFError, ConnectionError):
             self.process.join(5)
-            raise Died(page, self.process.exitcode) from None
+            raise Died(page, self.process.exitcode, pages) from None
 
     @property
     def alive(self) -> bool:
@@ -221,13 +240,21 @@ class IsolatedExtractor(Extractor):
         try:
             return POOL.call(_extract, self._key, data, source, doc_id, stall_timeout=limit)
         except Stalled as e:
+            after = e.pages is not None and e.page > e.pages
             raise InputError(
-                f"page {e.page}: extraction stopped after {limit:g} s without finishing a page; the file was abandoned",
-                source=source, stage="extract", page=e.page,
+                (
+                    f"after its last page ({e.pages}): extraction stopped for {limit:g} s while assembling the document; the file was abandoned"
+                    if after else f"page {e.page}: extraction stopped after {limit:g} s without finishing a page; the file was abandoned"
+                ),
+                source=source, stage="extract", page=None if after else e.page,
                 hint="the PDF may make MuPDF loop: repair or re-export it (e.g. qpdf); if its pages are only slow, raise extract.stall_timeout",
             ) from None
         except Died as e:
+            after = e.pages is not None and e.page > e.pages
             raise InputError(
-                f"page {e.page}: the PDF crashed the extractor (worker exit code {e.exitcode}); the file was abandoned",
-                source=source, stage="extract", page=e.page, hint="repair or re-export the file (e.g. qpdf)",
+                (
+                    f"after its last page ({e.pages}): the PDF crashed the extractor (worker exit code {e.exitcode}); the file was abandoned"
+                    if after else f"page {e.page}: the PDF crashed the extractor (worker exit code {e.exitcode}); the file was abandoned"
+                ),
+                source=source, stage="extract", page=None if after else e.page, hint="repair or re-export the file (e.g. qpdf)",
             ) from None

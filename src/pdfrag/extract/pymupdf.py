@@ -154,6 +154,8 @@ class PyMuPDFExtractor(Extractor):
             if fallback is not None:
                 return fallback
             raise InputError("the PDF has 0 pages", source=source, stage="extract", hint="the page tree is broken; repair the file (e.g. qpdf) and retry")
+        if self.on_pages is not None:
+            self.on_pages(doc.page_count)
         raws: list[_RawPage] = []
         finder = TableFinder(TableConfig(enabled=self.settings.tables))
         try:

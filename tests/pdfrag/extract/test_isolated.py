@@ -105,3 +105,19 @@ def test_daemonic_process_extracts_in_process(pdfs: Path, monkeypatch: pytest.Mo
     path = pdfs / "prose" / "docling_multi_page.pdf"
     doc = get_extractor(ExtractSettings(ocr="off")).extract(path.read_bytes(), source=str(path), doc_id="d")
     assert doc.pages and any(p.text for p in doc.pages)
+
+
+def test_stall_after_the_last_page_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that read all 4 pages and then hangs (assembling the
+    document) is not reported on a page 5 that does not exist."""
+    import pdfrag.extract.isolated as iso
+
+    def stalled(self, fn, *args, stall_timeout):
+        raise Stalled(5, stall_timeout, pages=4)
+
+    monkeypatch.setattr(iso.WorkerPool, "call", stalled)
+    with pytest.raises(InputError) as e:
+        get_extractor(ExtractSettings(ocr="off", stall_timeout=7)).extract(b"%PDF-1.7", source="loops.pdf", doc_id="d")
+    assert "after its last page (4)" in str(e.value) and "page 5" not in str(e.value)
+    assert e.value.page is None
+    assert "after the last page, 4" in str(Stalled(5, 7, pages=4)) and "on page 3" in str(Stalled(3, 7, pages=4))
