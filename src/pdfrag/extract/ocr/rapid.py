@@ -7,6 +7,7 @@ decided per page instead (see ``page.py``)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -68,8 +69,9 @@ class RapidOcrEngine(OcrEngine):
         on pages of ordinary print. Small print (a newspaper's 6 px lines at
         960 px) is lost at 960, so the coarse pass is skipped when most
         glyph-sized ink blobs are tiny (``_small_print``) and its lines are
-        kept only when their median height there is at least 14 px (body
-        text of about 12 pt and up). Recognition always reads the lines from
+        kept only when their median height there is at least 14 px (line
+        boxes of about 12 pt on an A4 or Letter page: body text of about
+        10 pt and up). Recognition always reads the lines from
         the full-resolution image."""
         with self._lock:
             det = self._engine._load_det_model()
@@ -152,7 +154,7 @@ def _tall_enough(quads: list[Quad], scale: float, min_px: float) -> bool:
     return float(np.median(heights)) >= min_px
 
 
-def rec_batches(ratios: list[float], height: int, floor: float = 320, cap: float = 16, slack: float = 0.25):
+def rec_batches(ratios: list[float], height: int, floor: float = 320, cap: int = 16, slack: float = 0.25) -> Iterator[tuple[list[int], int]]:
     """Batches of line crops for the recognizer (indices, padded width):
     by width, each batch as wide as its widest line (at least ``floor``
     pixels), closed when padding would pass ``slack`` of the pixels or it
