@@ -85,9 +85,14 @@ def cells(points: dict[Point, tuple[set[EdgeKey], set[EdgeKey]]]) -> list[Cell]:
     ordered = sorted(points)
     same_x: dict[float, list[Point]] = defaultdict(list)
     same_y: dict[float, list[Point]] = defaultdict(list)
+    at_x: dict[Point, int] = {}  # each point's index in its column and in its row
+    at_y: dict[Point, int] = {}
     for p in ordered:  # sorted, so each list is in the points' order
-        same_x[p[0]].append(p)
-        same_y[p[1]].append(p)
+        column, row = same_x[p[0]], same_y[p[1]]
+        at_x[p] = len(column)
+        at_y[p] = len(row)
+        column.append(p)
+        row.append(p)
 
     def vertical(a: Point, b: Point) -> bool:
         return not points[a][0].isdisjoint(points[b][0])
@@ -97,9 +102,8 @@ def cells(points: dict[Point, tuple[set[EdgeKey], set[EdgeKey]]]) -> list[Cell]:
 
     out: list[Cell] = []
     for pt in ordered:
-        column, row = same_x[pt[0]], same_y[pt[1]]
-        below = column[column.index(pt) + 1 :]
-        right = row[row.index(pt) + 1 :]
+        below = same_x[pt[0]][at_x[pt] + 1 :]
+        right = same_y[pt[1]][at_y[pt] + 1 :]
         found = None
         for b in below:
             if not vertical(pt, b):

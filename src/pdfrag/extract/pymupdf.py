@@ -301,10 +301,15 @@ class PyMuPDFExtractor(Extractor):
                         is_bold = bold_font[key] = _bold(s)
                     if is_bold:
                         bold += n
-                    x0 = min(x0, bbox[0])
-                    y0 = min(y0, bbox[1])
-                    x1 = max(x1, bbox[2])
-                    y1 = max(y1, bbox[3])
+                    bx0, by0, bx1, by1 = bbox
+                    if bx0 < x0:  # comparisons, not min()/max(): the hot loop of text-layer pages
+                        x0 = bx0
+                    if by0 < y0:
+                        y0 = by0
+                    if bx1 > x1:
+                        x1 = bx1
+                    if by1 > y1:
+                        y1 = by1
                 line_text = " ".join("".join(parts).split())
                 if not line_text:
                     continue
