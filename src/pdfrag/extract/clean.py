@@ -15,10 +15,20 @@ _TAGS = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>\n]*)?/?>")
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"})
 
 
+# ASCII text without any of these is already clean (every rule below is a no-op on it).
+_ASCII_DIRTY = re.compile(r"[\x00-\x08\x0b-\x1f\x7f<\t]|  | \n|\n\n\n")
+
+
 def clean_text(text: str) -> str:
     """NFC (not NFKC: that would turn full-width CJK punctuation into ASCII),
     Latin ligatures expanded, controls and HTML tags stripped, horizontal
     whitespace collapsed, at most one blank line."""
+    if text.isascii() and _ASCII_DIRTY.search(text) is None:
+        return text.strip()
+    return _clean(text)
+
+
+def _clean(text: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(_LIGATURES)
     text = _TAGS.sub("", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -25,3 +25,17 @@ def test_running_headers_need_repetition():
     running = repeated_furniture(keys)
     assert running == {furniture_key("Federal Register / Vol. 85, No. 152 / page 1")}
     assert repeated_furniture([{"x"}]) == set()  # one page: nothing repeats
+
+
+def test_ascii_fast_path_gives_what_the_rules_give():
+    """Clean ASCII text skips the rules; random ASCII made of the characters
+    the rules act on must come out the same either way."""
+    import random
+
+    from pdfrag.extract.clean import _clean
+
+    rng = random.Random(7)
+    alphabet = "ab <>/\n\t\r\x01\x7fX1  "
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        assert clean_text(text) == _clean(text), repr(text)
