@@ -35,32 +35,39 @@ from pdfrag.types import ExtractedDocument
 log = logging.getLogger(__name__)
 
 
-class Stalled(Exception):
-    """The worker finished no page within the time limit. ``page`` is the
-    page it was on; past ``pages`` (the document's count, when known) it was
-    assembling the document after its last page."""
+class WorkerLost(Exception):
+    """A worker call that did not come back. ``page`` is the page it was
+    on; past ``pages`` (the document's count, when known) it was assembling
+    the document after its last page."""
+
+    def __init__(self, what: str, page: int, pages: int | None) -> None:
+        self.page = page
+        self.pages = pages
+        super().__init__(f"{what} ({self.where})")
+
+    @property
+    def after_last_page(self) -> bool:
+        return self.pages is not None and self.page > self.pages
+
+    @property
+    def where(self) -> str:
+        return f"after its last page ({self.pages})" if self.after_last_page else f"page {self.page}"
+
+
+class Stalled(WorkerLost):
+    """The worker finished no page within the time limit."""
 
     def __init__(self, page: int, seconds: float, pages: int | None = None) -> None:
-        super().__init__(f"no page finished within {seconds:g} s ({_where(page, pages)})")
-        self.page = page
         self.seconds = seconds
-        self.pages = pages
+        super().__init__(f"no page finished within {seconds:g} s", page, pages)
 
 
-class Died(Exception):
+class Died(WorkerLost):
     """The worker process ended in the middle of a call."""
 
     def __init__(self, page: int, exitcode: int | None, pages: int | None = None) -> None:
-        super().__init__(f"the worker process died ({_where(page, pages)}, exit code {exitcode})")
-        self.page = page
         self.exitcode = exitcode
-        self.pages = pages
-
-
-def _where(page: int, pages: int | None) -> str:
-    if pages is not None and page > pages:
-        return f"after the last page, {pages}, assembling the document"
-    return f"on page {page}"
+        super().__init__(f"the worker process died (exit code {exitcode})", page, pages)
 
 
 # Child side ----------------------------------------------------------------------
@@ -73,7 +80,7 @@ _extractors: dict[str, Extractor] = {}
 def _serve(conn) -> None:
     """A worker's loop: run each (function, args) sent, answer with its
     result or its exception; ``("page", n)`` messages report progress."""
-    global _report
+    global _report, _report_pages
 
     def report(page: int) -> None:
         conn.send(("page", page))
@@ -81,7 +88,6 @@ def _serve(conn) -> None:
     def report_pages(n: int) -> None:
         conn.send(("pages", n))
 
-    global _report_pages
     _report = report
     _report_pages = report_pages
     while True:
@@ -240,21 +246,15 @@ class IsolatedExtractor(Extractor):
         try:
             return POOL.call(_extract, self._key, data, source, doc_id, stall_timeout=limit)
         except Stalled as e:
-            after = e.pages is not None and e.page > e.pages
             raise InputError(
-                (
-                    f"after its last page ({e.pages}): extraction stopped for {limit:g} s while assembling the document; the file was abandoned"
-                    if after else f"page {e.page}: extraction stopped after {limit:g} s without finishing a page; the file was abandoned"
-                ),
-                source=source, stage="extract", page=None if after else e.page,
+                f"{e.where}: extraction stopped "
+                + (f"for {limit:g} s while assembling the document" if e.after_last_page else f"after {limit:g} s without finishing a page")
+                + "; the file was abandoned",
+                source=source, stage="extract", page=None if e.after_last_page else e.page,
                 hint="the PDF may make MuPDF loop: repair or re-export it (e.g. qpdf); if its pages are only slow, raise extract.stall_timeout",
             ) from None
         except Died as e:
-            after = e.pages is not None and e.page > e.pages
             raise InputError(
-                (
-                    f"after its last page ({e.pages}): the PDF crashed the extractor (worker exit code {e.exitcode}); the file was abandoned"
-                    if after else f"page {e.page}: the PDF crashed the extractor (worker exit code {e.exitcode}); the file was abandoned"
-                ),
-                source=source, stage="extract", page=None if after else e.page, hint="repair or re-export the file (e.g. qpdf)",
+                f"{e.where}: the PDF crashed the extractor (worker exit code {e.exitcode}); the file was abandoned",
+                source=source, stage="extract", page=None if e.after_last_page else e.page, hint="repair or re-export the file (e.g. qpdf)",
             ) from None

@@ -120,4 +120,4 @@ def test_stall_after_the_last_page_says_so(monkeypatch: pytest.MonkeyPatch) -> N
         get_extractor(ExtractSettings(ocr="off", stall_timeout=7)).extract(b"%PDF-1.7", source="loops.pdf", doc_id="d")
     assert "after its last page (4)" in str(e.value) and "page 5" not in str(e.value)
     assert e.value.page is None
-    assert "after the last page, 4" in str(Stalled(5, 7, pages=4)) and "on page 3" in str(Stalled(3, 7, pages=4))
+    assert "after its last page (4)" in str(Stalled(5, 7, pages=4)) and "(page 3)" in str(Stalled(3, 7, pages=4))

@@ -163,20 +163,29 @@ class PageReader:
         else:
             upright = self._recognize(img, [quads[i] for i in sample])
             turns = ((1, 90), (3, 270))
-        # The recognizer lays standing crops on their side and reads sideways
-        # lines too, but their order is then lost: text read sideways counts for less.
-        best, best_quality = (0, 0), _quality(upright) * (1.0 - 0.5 * _vertical_share(upright))
-        crops = [c for c in (_box_crop(img, boxes[i]) for i in sample) if c.size]
-        for k, deg in turns:
-            read = self.engine.recognize([np.ascontiguousarray(np.rot90(c, k)) for c in crops])
-            quality = sum(score * len(text) for text, score in read if score >= self.min_score)
-            if quality > best_quality:
-                best, best_quality = (k, deg), quality
+        best = self._best_turn(img, [boxes[i] for i in sample], upright, turns)
         if best == (0, 0):
             return img, 0, lines if not sideways else self._recognize(img, quads)
         h, w = img.shape[:2]
         turned = np.ascontiguousarray(np.rot90(img, best[0]))
         return turned, best[1], self._recognize(turned, [turn_quad(q, best[0], w, h) for q in quads])
+
+    def _best_turn(
+        self, img: np.ndarray, boxes: list, upright: list[OcrLine], turns: tuple[tuple[int, int], ...]
+    ) -> tuple[int, int]:
+        """(np.rot90 quarter turns, clockwise degrees) that read the sample
+        lines in ``boxes`` best, (0, 0) when none beats the lines as read
+        upright (``upright``). The recognizer lays standing crops on their
+        side and reads sideways lines too, but their order is then lost:
+        text read sideways counts for less."""
+        best, best_quality = (0, 0), _quality(upright) * (1.0 - 0.5 * _vertical_share(upright))
+        crops = [c for c in (_box_crop(img, b) for b in boxes) if c.size]
+        for k, deg in turns:
+            read = self.engine.recognize([np.ascontiguousarray(np.rot90(c, k)) for c in crops])
+            quality = sum(score * len(text) for text, score in read if score >= self.min_score)
+            if quality > best_quality:
+                best, best_quality = (k, deg), quality
+        return best
 
     def _orient_by_reading(self, img: np.ndarray) -> tuple[np.ndarray, int, list[OcrLine]]:
         """``orient`` for engines that only read whole images: read upright;
@@ -191,14 +200,7 @@ class PageReader:
             return img, 0, lines
         turns = ((1, 90), (3, 270)) if sideways else ((2, 180),)  # np.rot90 turns counter-clockwise
         sample = sorted(raw, key=lambda ln: -_area(ln.box))[: self.sample_lines]
-        crops = [c for c in (_box_crop(img, ln.box) for ln in sample) if c.size]
-        kept = [ln for ln in sample if ln.score >= self.min_score]
-        best, best_quality = (0, 0), _quality(kept) * (1.0 - 0.5 * _vertical_share(kept))
-        for k, deg in turns:
-            read = self.engine.recognize([np.ascontiguousarray(np.rot90(c, k)) for c in crops])
-            quality = sum(score * len(text) for text, score in read if score >= self.min_score)
-            if quality > best_quality:
-                best, best_quality = (k, deg), quality
+        best = self._best_turn(img, [ln.box for ln in sample], [ln for ln in sample if ln.score >= self.min_score], turns)
         if best == (0, 0):
             return img, 0, lines
         turned = np.ascontiguousarray(np.rot90(img, best[0]))

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pdfrag.errors import ConfigError
-from pdfrag.extract.ocr.base import OcrEngine, OcrLine, Quad, quiet_loading
+from pdfrag.extract.ocr.base import OcrEngine, OcrLine, Quad, quad_box, quiet_loading
 
 
 class RapidOcrEngine(OcrEngine):
@@ -105,9 +105,10 @@ class RapidOcrEngine(OcrEngine):
                 out = rec(TextRecInput(img=crops))
                 return [((t or "").strip(), float(s)) for t, s in zip(out.txts or (), out.scores, strict=False)]
             results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-            for batch, width in rec_batches([c.shape[1] / max(c.shape[0], 1) for c in crops], _REC_HEIGHT, **_REC_BATCHING):
+            ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
+            for batch, width in rec_batches(ratios, _REC_HEIGHT, **_REC_BATCHING):
                 x = np.stack([_rec_input(crops[i], width) for i in batch])
-                lines, _ = decode(session(x), False, wh_ratio_list=[crops[i].shape[1] / max(crops[i].shape[0], 1) for i in batch], max_wh_ratio=width / _REC_HEIGHT)
+                lines, _ = decode(session(x), False, wh_ratio_list=[ratios[i] for i in batch], max_wh_ratio=width / _REC_HEIGHT)
                 for i, (text, score) in zip(batch, lines, strict=False):
                     results[i] = ((text or "").strip(), float(score))
             return results
@@ -147,11 +148,8 @@ def _tall_enough(quads: list[Quad], scale: float, min_px: float) -> bool:
     least ``min_px``; no lines at all is not enough (look again, finer)."""
     if not quads:
         return False
-    heights = []
-    for q in quads:
-        xs, ys = [p[0] for p in q], [p[1] for p in q]
-        heights.append(min(max(xs) - min(xs), max(ys) - min(ys)) * scale)
-    return float(np.median(heights)) >= min_px
+    boxes = [quad_box(q) for q in quads]
+    return float(np.median([min(x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes])) * scale >= min_px
 
 
 def rec_batches(ratios: list[float], height: int, floor: float = 320, cap: int = 16, slack: float = 0.25) -> Iterator[tuple[list[int], int]]:
