@@ -94,26 +94,22 @@ def cells(points: dict[Point, tuple[set[EdgeKey], set[EdgeKey]]]) -> list[Cell]:
         column.append(p)
         row.append(p)
 
-    def vertical(a: Point, b: Point) -> bool:
-        return not points[a][0].isdisjoint(points[b][0])
-
-    def horizontal(a: Point, b: Point) -> bool:
-        return not points[a][1].isdisjoint(points[b][1])
-
     out: list[Cell] = []
     for pt in ordered:
+        vs, hs = points[pt]
         below = same_x[pt[0]][at_x[pt] + 1 :]
-        right = same_y[pt[1]][at_y[pt] + 1 :]
+        right = None  # the points to the right joined to pt by a rule, found once
         found = None
         for b in below:
-            if not vertical(pt, b):
+            b_vs, b_hs = points[b]
+            if vs.isdisjoint(b_vs):
                 continue
+            if right is None:
+                right = [r for r in same_y[pt[1]][at_y[pt] + 1 :] if not hs.isdisjoint(points[r][1])]
             for r in right:
-                if not horizontal(pt, r):
-                    continue
-                corner = (r[0], b[1])
-                if corner in points and vertical(corner, r) and horizontal(corner, b):
-                    found = (pt[0], pt[1], corner[0], corner[1])
+                corner = points.get((r[0], b[1]))
+                if corner is not None and not corner[0].isdisjoint(points[r][0]) and not corner[1].isdisjoint(b_hs):
+                    found = (pt[0], pt[1], r[0], b[1])
                     break
             if found:
                 break

@@ -233,9 +233,11 @@ class PyMuPDFExtractor(Extractor):
             d = page.get_text("dict", flags=_FLAGS, textpage=tp)
         except Exception as e:  # noqa: BLE001 - one bad page must not sink the file
             return _RawPage(number, 0, 0, [], [], "error", f"page {number}: {e}")
-        blocks, invisible = self._blocks(d, [])
+        per_block, invisible = self._blocks(d)
+        blocks = [r for r in per_block if r is not None]
         visible = "\n".join(r.text for r in blocks)
-        cover = self._image_cover(page) if len("".join(visible.split())) < 200 else 0.0
+        images = _Images(page)
+        cover = self._image_cover(page, images.info()) if len("".join(visible.split())) < 200 else 0.0
         # A letter-spaced running header ("b r a z i l i a n  j o u r n a l")
         # is typography, not a broken layer: only blocks of the body can
         # send a page that otherwise reads well to OCR.
@@ -248,106 +250,123 @@ class PyMuPDFExtractor(Extractor):
             return raw
         if not blocks or len("".join(visible.split())) < self.settings.min_page_chars:
             return _RawPage(number, rect.width, rect.height, [], [], "empty", "no text on this page")
-        blocks = self._drop_figure_labels(page, blocks)
+        blocks = self._drop_figure_labels(page, blocks, images)
         tables: list[Table] = []
         notes = []
         if self.settings.tables and time.monotonic() - start < self.settings.page_timeout:
             tables = finder.find(page, tp)
             if tables:
-                blocks, _ = self._blocks(d, [t.bbox for t in tables if t.bbox])
+                blocks = self._without(d, per_block, [t.bbox for t in tables if t.bbox])
                 notes.append(f"{len(tables)} table(s)")
         regions = blocks + [
             Region(t.bbox or (0, 0, 0, 0), t.markdown, kind="table", table_index=k, lines=len(t.rows) + 1) for k, t in enumerate(tables)
         ]
         return _RawPage(number, rect.width, rect.height, regions, tables, "layout" if notes else "text", "; ".join(notes), rtl=is_rtl(visible))
 
-    def _blocks(self, d: dict, exclude: list[tuple]) -> tuple[list[Region], int]:
-        """Text blocks of a ``get_text("dict")`` page as regions (invisible
-        spans and spans centred in ``exclude`` boxes left out), and the
-        number of invisible characters. The hot loop of text-layer pages."""
-        regions: list[Region] = []
+    def _blocks(self, d: dict) -> tuple[list[Region | None], int]:
+        """The region of each text block of a ``get_text("dict")`` page (None
+        where nothing visible is left), and the number of invisible
+        characters. The hot loop of text-layer pages."""
+        out: list[Region | None] = []
+        invisible = 0
+        for b in d.get("blocks", ()):
+            if b.get("type") == 0:
+                region, hidden = self._block(b, ())
+                out.append(region)
+                invisible += hidden
+        return out, invisible
+
+    def _without(self, d: dict, per_block: list[Region | None], boxes: list[tuple]) -> list[Region]:
+        """The page's regions with the spans centred in ``boxes`` (its
+        tables) left out: only the blocks that reach a box are read again."""
+        out: list[Region] = []
+        text_blocks = [b for b in d.get("blocks", ()) if b.get("type") == 0]
+        for b, region in zip(text_blocks, per_block, strict=True):
+            x0, y0, x1, y1 = b["bbox"]
+            if any(x0 - 2 <= bx1 and bx0 <= x1 + 2 and y0 - 2 <= by1 and by0 <= y1 + 2 for bx0, by0, bx1, by1 in boxes):
+                region = self._block(b, boxes)[0]
+            if region is not None:
+                out.append(region)
+        return out
+
+    def _block(self, b: dict, exclude: list[tuple] | tuple) -> tuple[Region | None, int]:
+        """One text block as a region (invisible spans and spans centred in
+        ``exclude`` boxes left out; None when nothing is left), and its
+        number of invisible characters."""
         invisible = 0
         bold_font = self._bold_font
-        for b in d.get("blocks", ()):
-            if b.get("type") != 0:
-                continue
-            text = ""
-            sizes: dict[float, int] = {}
-            bold = chars = nlines = 0
-            sideways = 0
-            x0 = y0 = float("inf")
-            x1 = y1 = float("-inf")
-            for line in b.get("lines", ()):
-                parts = []
-                for s in line.get("spans", ()):
-                    t = s["text"]
-                    n = len(t.strip())
-                    if not n:
-                        parts.append(t)
-                        continue
-                    if s.get("alpha") == 0 or not s.get("char_flags", 24) & 24:  # invisible: transparent, or render mode 3 (neither filled nor stroked)
-                        invisible += n
-                        continue
-                    bbox = s["bbox"]
-                    if exclude and _center_in(bbox, exclude):
-                        continue
+        text = ""
+        sizes: dict[float, int] = {}
+        bold = chars = nlines = 0
+        sideways = 0
+        x0 = y0 = float("inf")
+        x1 = y1 = float("-inf")
+        for line in b.get("lines", ()):
+            parts = []
+            for s in line.get("spans", ()):
+                t = s["text"]
+                n = len(t.strip())
+                if not n:
                     parts.append(t)
-                    size = s["size"]
-                    sizes[size] = sizes.get(size, 0) + n
-                    chars += n
-                    key = (s["font"], s["flags"] & 16)
-                    is_bold = bold_font.get(key)
-                    if is_bold is None:
-                        is_bold = bold_font[key] = _bold(s)
-                    if is_bold:
-                        bold += n
-                    bx0, by0, bx1, by1 = bbox
-                    if bx0 < x0:  # comparisons, not min()/max(): the hot loop of text-layer pages
-                        x0 = bx0
-                    if by0 < y0:
-                        y0 = by0
-                    if bx1 > x1:
-                        x1 = bx1
-                    if by1 > y1:
-                        y1 = by1
-                line_text = " ".join("".join(parts).split())
-                if not line_text:
                     continue
-                nlines += 1
-                if abs(line["dir"][0]) < 0.7:
-                    sideways += 1
-                if not text:
-                    text = line_text
-                elif line_text.startswith(_BULLET):
-                    text += "\n" + line_text
-                else:
-                    text = join_lines(text, line_text)
-            text = clean_text(text)
-            if not text:
+                if s.get("alpha") == 0 or not s.get("char_flags", 24) & 24:  # invisible: transparent, or render mode 3 (neither filled nor stroked)
+                    invisible += n
+                    continue
+                bbox = s["bbox"]
+                if exclude and _center_in(bbox, exclude):
+                    continue
+                parts.append(t)
+                size = s["size"]
+                sizes[size] = sizes.get(size, 0) + n
+                chars += n
+                key = (s["font"], s["flags"] & 16)
+                is_bold = bold_font.get(key)
+                if is_bold is None:
+                    is_bold = bold_font[key] = _bold(s)
+                if is_bold:
+                    bold += n
+                bx0, by0, bx1, by1 = bbox
+                if bx0 < x0:  # comparisons, not min()/max(): the hot loop of text-layer pages
+                    x0 = bx0
+                if by0 < y0:
+                    y0 = by0
+                if bx1 > x1:
+                    x1 = bx1
+                if by1 > y1:
+                    y1 = by1
+            line_text = " ".join("".join(parts).split())
+            if not line_text:
                 continue
-            rounded: dict[float, int] = {}
-            for size, n in sizes.items():
-                size = round(size, 1)
-                rounded[size] = rounded.get(size, 0) + n
-            regions.append(
-                Region(
-                    (x0, y0, x1, y1), text, kind="text", size=max(rounded, key=rounded.__getitem__) if rounded else 0.0, bold=bold > 0.6 * chars,
-                    lines=nlines, rotated=sideways > nlines / 2,
-                )
-            )
-        return regions, invisible
+            nlines += 1
+            if abs(line["dir"][0]) < 0.7:
+                sideways += 1
+            if not text:
+                text = line_text
+            elif line_text.startswith(_BULLET):
+                text += "\n" + line_text
+            else:
+                text = join_lines(text, line_text)
+        text = clean_text(text)
+        if not text:
+            return None, invisible
+        rounded: dict[float, int] = {}
+        for size, n in sizes.items():
+            size = round(size, 1)
+            rounded[size] = rounded.get(size, 0) + n
+        region = Region(
+            (x0, y0, x1, y1), text, kind="text", size=max(rounded, key=rounded.__getitem__) if rounded else 0.0, bold=bold > 0.6 * chars,
+            lines=nlines, rotated=sideways > nlines / 2,
+        )
+        return region, invisible
 
     @staticmethod
-    def _drop_figure_labels(page: pymupdf.Page, blocks: list[Region]) -> list[Region]:
+    def _drop_figure_labels(page: pymupdf.Page, blocks: list[Region], images: _Images) -> list[Region]:
         """Short labels printed over a picture (callouts, axis names) are part
         of the figure, not of the text: they would land mid-paragraph."""
-        try:
-            if not page.get_images(full=False):
-                return blocks
-            area = abs(page.rect) or 1.0
-            pictures = [pymupdf.Rect(x["bbox"]) for x in page.get_image_info()]
-        except Exception:  # noqa: BLE001
-            return blocks
+        if not any(len(r.text) <= 80 and r.lines <= 2 for r in blocks) or not images.any():
+            return blocks  # nothing that could be a label, or no pictures: their positions are not needed
+        area = abs(page.rect) or 1.0
+        pictures = [pymupdf.Rect(x["bbox"]) for x in images.info()]
         pictures = [r for r in pictures if 0.01 * area < abs(r) < 0.8 * area]
         if not pictures:
             return blocks
@@ -365,12 +384,8 @@ class PyMuPDFExtractor(Extractor):
         return [r for r in blocks if not label(r)]
 
     @staticmethod
-    def _image_cover(page: pymupdf.Page) -> float:
+    def _image_cover(page: pymupdf.Page, infos: list[dict]) -> float:
         area = abs(page.rect) or 1.0
-        try:
-            infos = page.get_image_info()
-        except Exception:  # noqa: BLE001
-            return 0.0
         covered = sum(abs(pymupdf.Rect(x["bbox"]) & page.rect) for x in infos)
         return min(covered / area, 1.0)
 
@@ -411,6 +426,31 @@ class PyMuPDFExtractor(Extractor):
             mark_headings(region_lists)
         assign_heading_paths(region_lists)
         return [_assemble(r) for r in raws]
+
+
+class _Images:
+    """A page's pictures, looked up once: ``get_image_info`` reads the whole
+    page again, and both the image cover and the figure labels need it."""
+
+    def __init__(self, page: pymupdf.Page) -> None:
+        self.page = page
+        self._info: list[dict] | None = None
+
+    def any(self) -> bool:
+        """Whether the page's resources name any image (cheap; inline
+        images are not counted)."""
+        try:
+            return bool(self.page.get_images(full=False))
+        except Exception:  # noqa: BLE001 - damaged resources: no pictures to place
+            return False
+
+    def info(self) -> list[dict]:
+        if self._info is None:
+            try:
+                self._info = self.page.get_image_info()
+            except Exception:  # noqa: BLE001
+                self._info = []
+        return self._info
 
 
 def _in_margin(bbox: tuple, height: float) -> bool:

@@ -40,24 +40,28 @@ def _rules(page: pymupdf.Page, limit: int) -> tuple[list[lattice.Rule], list[lat
     rectangles); None past ``limit`` rules (a drawing, not a table)."""
     h: list[lattice.Rule] = []
     v: list[lattice.Rule] = []
+    add_h, add_v = h.append, v.append
     for path in page.get_cdrawings(extended=False):
         for item in path["items"]:
             op = item[0]
             if op == "l":
                 (x0, y0), (x1, y1) = item[1], item[2]
-                if abs(y0 - y1) < 1.0 and abs(x1 - x0) > 5:
-                    h.append((y0, min(x0, x1), max(x0, x1)))
-                elif abs(x0 - x1) < 1.0 and abs(y1 - y0) > 5:
-                    v.append((x0, min(y0, y1), max(y0, y1)))
+                dx, dy = x1 - x0, y1 - y0
+                if -1.0 < dy < 1.0 and (dx > 5 or dx < -5):
+                    add_h((y0, x0, x1) if dx > 0 else (y0, x1, x0))
+                elif -1.0 < dx < 1.0 and (dy > 5 or dy < -5):
+                    add_v((x0, y0, y1) if dy > 0 else (x0, y1, y0))
             elif op == "re":
                 x0, y0, x1, y1 = item[1]
-                x0, x1 = min(x0, x1), max(x0, x1)
-                y0, y1 = min(y0, y1), max(y0, y1)
+                if x1 < x0:
+                    x0, x1 = x1, x0
+                if y1 < y0:
+                    y0, y1 = y1, y0
                 w, ht = x1 - x0, y1 - y0
                 if ht < 2 and w > 5:
-                    h.append(((y0 + y1) / 2, x0, x1))
+                    add_h(((y0 + y1) / 2, x0, x1))
                 elif w < 2 and ht > 5:
-                    v.append(((x0 + x1) / 2, y0, y1))
+                    add_v(((x0 + x1) / 2, y0, y1))
                 elif w > 5 and ht > 5:
                     h += [(y0, x0, x1), (y1, x0, x1)]
                     v += [(x0, y0, y1), (x1, y0, y1)]
@@ -170,13 +174,13 @@ class TableFinder:
                 continue
             if words is None:
                 words = page.get_text("words", textpage=textpage) if textpage is not None else page.get_text("words")
-            tops = sorted({round(c[1], 1) for c in group})
-            lefts = sorted({round(c[0], 1) for c in group})
-            grid: list[list[str | None]] = [[None] * len(lefts) for _ in tops]
+            row_of = {y: i for i, y in enumerate(sorted({round(c[1], 1) for c in group}))}
+            col_of = {x: j for j, x in enumerate(sorted({round(c[0], 1) for c in group}))}
+            grid: list[list[str | None]] = [[None] * len(col_of) for _ in row_of]
             bbox = (min(c[0] for c in group), min(c[1] for c in group), max(c[2] for c in group), max(c[3] for c in group))
             inside = [w for w in words if bbox[0] <= (w[0] + w[2]) / 2 <= bbox[2] and bbox[1] <= (w[1] + w[3]) / 2 <= bbox[3]]
             for c, text in zip(group, _cell_texts(inside, group), strict=True):
-                grid[tops.index(round(c[1], 1))][lefts.index(round(c[0], 1))] = text
+                grid[row_of[round(c[1], 1)]][col_of[round(c[0], 1)]] = text
             self._add(out, grid, page, tuple(float(v) for v in bbox), "lattice")  # type: ignore[arg-type]
         return out
 
