@@ -44,6 +44,11 @@ class ExtractSettings(BaseModel):
     # Layout regions and table structure on OCR pages (rapid-layout, rapid-table).
     ocr_layout: bool = True
     ocr_tables: bool = True
+    # Threads of each OCR model's runtime. 0: the machine's cores shared out
+    # among the documents extracted at once (runner.workers) in the pipeline,
+    # every core for a lone `pdfrag extract`. Models that each take every
+    # core run slower side by side than one thread each.
+    ocr_threads: int = Field(0, ge=0)
     # For ocr = paddle: a folder with det/ and rec/ PP-OCR models.
     paddle_model_dir: str = ""
     # Seconds one page may take; slower steps (tables, OCR) are skipped for
@@ -59,7 +64,7 @@ class ExtractSettings(BaseModel):
     def hash_config(self) -> dict[str, Any]:
         # Passwords decide whether a file opens, not what its text is: keep
         # them out of cache keys (and out of anything written to storage).
-        return self.model_dump(exclude={"passwords", "password_map", "page_timeout", "paddle_model_dir", "isolate", "stall_timeout"})
+        return self.model_dump(exclude={"passwords", "password_map", "page_timeout", "paddle_model_dir", "isolate", "stall_timeout", "ocr_threads"})
 
 
 class ChunkSettings(BaseModel):

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from pdfrag import PIPELINE_VERSION
 from pdfrag.chunk import Chunker, embedding_text, get_chunker
-from pdfrag.config import Settings, load_settings
+from pdfrag.config import ExtractSettings, Settings, load_settings
 from pdfrag.embed import Embedder, get_embedder, get_profile
 from pdfrag.embed.profiles import ModelProfile
 from pdfrag.embed.tokens import ModelTokenizer
@@ -87,7 +87,7 @@ class Pipeline:
 
     @cached_property
     def extractor(self) -> Extractor:
-        return get_extractor(self.settings.extract)
+        return get_extractor(extract_settings(self.settings))
 
     @cached_property
     def tokenizer(self) -> ModelTokenizer:
@@ -335,6 +335,25 @@ class Pipeline:
         if not keys:
             return None
         return json.loads(self.store.get_bytes(keys[-1]))
+
+
+def extract_settings(settings: Settings, cores: int | None = None) -> ExtractSettings:
+    """``settings.extract`` with ``ocr_threads = 0`` resolved: on local
+    runners (threads, or a Dask cluster started here) the cores are shared
+    out among the ``runner.workers`` documents extracted at once. Each OCR
+    model would otherwise take every core, and they would run side by side
+    on the same cores (on 2 cores, the scanned corpus went from 2.04 to
+    1.79 s a page with two workers of one thread each). A remote cluster's
+    cores are unknown here: its runtimes keep their own default."""
+    s = settings.extract
+    runner = settings.runner
+    if s.ocr_threads or runner.kind == "ray" or runner.address:
+        return s
+    if cores is None:
+        import os
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return s.model_copy(update={"ocr_threads": max(1, cores // runner.workers)})
 
 
 def _source_prefix(source: str) -> str:

@@ -104,7 +104,7 @@ class PyMuPDFExtractor(Extractor):
             from pdfrag.extract.ocr import get_reader
 
             s = self.settings
-            self._reader = get_reader(s.ocr, s.ocr_dpi, s.ocr_layout, s.ocr_tables, s.paddle_model_dir)
+            self._reader = get_reader(s.ocr, s.ocr_dpi, s.ocr_layout, s.ocr_tables, s.paddle_model_dir, s.ocr_threads)
         return self._reader
 
     def config(self) -> dict[str, Any]:
@@ -256,7 +256,7 @@ class PyMuPDFExtractor(Extractor):
         if self.settings.tables and time.monotonic() - start < self.settings.page_timeout:
             tables = finder.find(page, tp)
             if tables:
-                blocks = self._without(d, per_block, [t.bbox for t in tables if t.bbox])
+                blocks = self._drop_figure_labels(page, self._without(d, per_block, [t.bbox for t in tables if t.bbox]), images)
                 notes.append(f"{len(tables)} table(s)")
         regions = blocks + [
             Region(t.bbox or (0, 0, 0, 0), t.markdown, kind="table", table_index=k, lines=len(t.rows) + 1) for k, t in enumerate(tables)

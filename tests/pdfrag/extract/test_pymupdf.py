@@ -255,3 +255,39 @@ def test_letter_spaced_running_header_is_typography(pdfs: Path) -> None:
     ).pages
     assert all(p.method in ("text", "layout") and "spaced" not in p.note for p in pages)
     assert pages[1].text.startswith("Industrial l-asparaginase production presents some challenges")
+
+
+def _page_with_picture(table: bool) -> bytes:
+    """A page of prose with a picture carrying a short label ("Valve V2"),
+    and, when ``table``, a ruled 3×3 table below it."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    prose = "Paragraph text that a reader reads before the figure. " * 6
+    page.insert_textbox(pymupdf.Rect(60, 60, 535, 160), prose, fontsize=11)
+    pix = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 64, 48), False)
+    pix.set_rect(pix.irect, (200, 220, 240))
+    page.insert_image(pymupdf.Rect(100, 180, 420, 420), pixmap=pix)
+    page.insert_text((200, 300), "Valve V2", fontsize=9)
+    if table:
+        xs, ys = [60, 220, 380, 535], [460, 490, 520, 550]
+        for y in ys:
+            page.draw_line((xs[0], y), (xs[-1], y))
+        for x in xs:
+            page.draw_line((x, ys[0]), (x, ys[-1]))
+        for r, row in enumerate([("Part", "Count", "Cost"), ("Valve", "2", "40"), ("Pipe", "9", "81")]):
+            for c, cell in enumerate(row):
+                page.insert_text((xs[c] + 6, ys[r] + 19), cell, fontsize=10)
+    return doc.tobytes()
+
+
+@pytest.mark.parametrize("table", [False, True], ids=["prose", "with-a-table"])
+def test_labels_printed_on_a_picture_stay_out_of_the_text(table: bool) -> None:
+    data = _page_with_picture(table)
+    page = PyMuPDFExtractor(ExtractSettings(ocr="off")).extract(data, source="figure.pdf", doc_id="d").pages[0]
+    assert "Paragraph text that a reader reads" in page.text
+    assert "Valve V2" not in page.text
+    if table:
+        assert len(page.tables) == 1 and page.tables[0].header == ("Part", "Count", "Cost")
+        assert "| Valve | 2 | 40 |" in page.text
