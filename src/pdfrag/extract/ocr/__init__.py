@@ -30,7 +30,7 @@ def get_reader(engine: str, dpi: int, layout: bool, tables: bool, paddle_model_d
         if engine == "paddle":
             from pdfrag.extract.ocr.paddle import PaddleOcrEngine
 
-            ocr = PaddleOcrEngine(paddle_model_dir)
+            ocr = PaddleOcrEngine(paddle_model_dir, threads)
         else:
             from pdfrag.extract.ocr.rapid import RapidOcrEngine
 

@@ -19,7 +19,7 @@ from pdfrag.extract.ocr.base import OcrEngine, OcrLine
 class PaddleOcrEngine(OcrEngine):
     name: ClassVar[str] = "paddle"
 
-    def __init__(self, model_dir: str) -> None:
+    def __init__(self, model_dir: str, threads: int = 0) -> None:
         root = Path(model_dir).expanduser() if model_dir else None
         if root is None or not (root / "det").is_dir() or not (root / "rec").is_dir():
             raise ConfigError(
@@ -32,12 +32,14 @@ class PaddleOcrEngine(OcrEngine):
         except ImportError as e:
             raise ConfigError("the PaddleOCR backend needs the paddleocr package", stage="extract", hint="pip install paddleocr paddlepaddle") from e
         self.root = root
+        options: dict[str, Any] = {"cpu_threads": threads} if threads else {}
         self._engine = PaddleOCR(
             text_detection_model_dir=str(root / "det"),
             text_recognition_model_dir=str(root / "rec"),
             use_doc_orientation_classify=False,
             use_doc_unwarping=False,
             use_textline_orientation=False,
+            **options,
         )
         self._lock = threading.Lock()
 
