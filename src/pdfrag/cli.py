@@ -117,6 +117,13 @@ def ingest(
     verbose: bool = typer.Option(False, "-v", "--verbose", help="show Prefect's logs"),
 ) -> None:
     """Ingest PDFs into the collection; unchanged files are skipped."""
+    from pdfrag.sources import check_source
+
+    try:
+        check_source(source)  # before the Prefect server starts: a mistyped path fails in a second, not in forty
+    except ConfigError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
     settings = _settings({"embed.model": model})
     _prefect_setup(settings, verbose)
     from pdfrag import progress

@@ -25,6 +25,17 @@ def is_pdf_name(name: str) -> bool:
     return name.lower().endswith(PDF_SUFFIXES)
 
 
+def check_source(source: str) -> None:
+    """Fail at once, before anything starts, on a local source that does
+    not exist (a typo in the path); S3 prefixes are checked when listed."""
+    if not source.startswith("s3://") and not Path(source).expanduser().exists():
+        raise _not_a_source(source)
+
+
+def _not_a_source(source: str) -> ConfigError:
+    return ConfigError(f"source {source!r} is neither a file, a folder nor an s3:// URI", stage="list", hint="check the path")
+
+
 def list_sources(source: str, *, endpoint_url: str = "", region: str = "") -> list[SourceRef]:
     """All PDFs under ``source``, sorted by URI so runs are deterministic."""
     if source.startswith("s3://"):
@@ -40,7 +51,7 @@ def list_sources(source: str, *, endpoint_url: str = "", region: str = "") -> li
             if p.is_file() and is_pdf_name(p.name) and not any(part.startswith(".") for part in p.relative_to(root).parts)
         ]
         return sorted(refs, key=lambda r: r.uri)
-    raise ConfigError(f"source {source!r} is neither a file, a folder nor an s3:// URI", stage="list", hint="check the path")
+    raise _not_a_source(source)
 
 
 def _local_ref(p: Path) -> SourceRef:

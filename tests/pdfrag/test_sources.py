@@ -126,3 +126,15 @@ def test_list_and_read_s3(s3_bucket) -> None:
         assert read_source(r.uri, endpoint_url=endpoint, region="us-east-1") == objects[key]
     with pytest.raises(StoreError):
         read_source(f"s3://{bucket}/docs/missing.pdf", endpoint_url=endpoint)
+
+
+def test_check_source_fails_fast_on_a_missing_local_path(tmp_path) -> None:
+    from pdfrag.errors import ConfigError
+    from pdfrag.sources import check_source
+
+    check_source(str(tmp_path))  # a folder
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4")
+    check_source(str(tmp_path / "a.pdf"))  # a file
+    check_source("s3://bucket/prefix")  # checked when listed
+    with pytest.raises(ConfigError, match="neither a file, a folder nor an s3:// URI"):
+        check_source(str(tmp_path / "typo"))
