@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import re
 import sys
 import time
@@ -51,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from pdfrag.config import ExtractSettings, RunnerSettings
+from pdfrag.embed.onnx import cpu_count
 from pdfrag.errors import PdfragError
 from pdfrag.extract.pymupdf import PyMuPDFExtractor
 from pdfrag.extract.text import is_cjk
@@ -311,7 +311,7 @@ def main() -> None:
         speed = {
             **{f"pipeline_{n}_workers_pages_per_s": (pg / s if s else 0.0) for n, (pg, s) in concurrent.items()},
             **{f"pipeline_{n}_workers_ocr_s_per_page": (s / pg if pg else 0.0) for n, (pg, s) in concurrent_ocr.items()},
-            "cores": os.cpu_count(),
+            "cores": cpu_count(),
             "pdfrag_text_pages_per_s": text_only.text_pages / text_only.text_seconds if text_only.text_seconds else 0.0,
             "pdfrag_text_pages": text_only.text_pages,
             "pdfrag_ocr_s_per_page": ocr.ocr_seconds / ocr.ocr_pages if ocr.ocr_pages else 0.0,
