@@ -28,6 +28,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -187,8 +188,6 @@ class MilvusIndex:
                 from pymilvus import MilvusClient
 
                 if is_lite_uri(self.uri):
-                    from pathlib import Path
-
                     Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
                 try:
                     kw: dict[str, Any] = {"dedicated": True} if self.dedicated else {}
@@ -232,6 +231,10 @@ class MilvusIndex:
 
     # Collection ------------------------------------------------------------
     def exists(self) -> bool:
+        # A Milvus Lite database that is not there has no collection: say so
+        # without starting Milvus Lite, which would create an empty one.
+        if self._client is None and is_lite_uri(self.uri) and not Path(self.uri).exists():
+            return False
         return bool(self._call("has_collection", self.client.has_collection, self.collection))
 
     def properties(self) -> dict[str, str]:

@@ -93,6 +93,18 @@ def test_ensure_collection_creates_then_reopens(db: Path) -> None:
         again.close()
 
 
+def test_a_missing_lite_database_has_no_collection_and_is_not_created(db: Path) -> None:
+    # `pdfrag search` before any ingest asks exists(): it must not leave an
+    # empty Milvus Lite database behind (nor take the seconds to start one).
+    idx = open_index(db)
+    try:
+        assert not idx.exists()
+        assert not db.exists()
+        assert idx._client is None
+    finally:
+        idx.close()
+
+
 def test_built_with_records_identity(index: MilvusIndex) -> None:
     built = index.built_with()
     assert built == {"model": "m", "dimension": 8, "metric": "COSINE", "index_type": "FLAT", "schema_version": SCHEMA_VERSION}
