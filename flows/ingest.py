@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger, runtime
 
 from pdfrag import progress
 from pdfrag.errors import PdfragError
+from pdfrag.language import LetterCount, model_mismatch
 from pdfrag.pipeline import get_pipeline, new_run
 from pdfrag.flows import report
 from pdfrag.flows.embed import embed_batch
@@ -138,6 +139,7 @@ def ingest(
                 "method": pages.stats.get("method", "text"), "chunks": chunks.rows, "chunks_added": res.added,
                 "chunks_deleted": res.deleted, "cached": [s.stage for s in (pages, chunks, vectors) if s.cached],
                 "seconds": round(time.perf_counter() - started, 3), "chunks_key": chunks.key,
+                "letters": int(pages.stats.get("letters", 0)), "non_latin_letters": int(pages.stats.get("non_latin_letters", 0)),
             }
         )
         rep.file_done(f.name, "indexed")
@@ -188,6 +190,14 @@ def ingest(
         summary.chunks_deleted += bookkeeping("pruning removed files", index_tasks.prune, plan.removed, config) or 0
     if summary.indexed or summary.pruned:
         bookkeeping("flushing Milvus", index_tasks.finalize, config)
+    profile = get_pipeline(config).profile
+    letters = [
+        (d["source"].rsplit("/", 1)[-1], LetterCount(d["letters"], d["non_latin_letters"])) for d in summary.documents if "letters" in d
+    ]
+    mismatch = model_mismatch(letters, profile.name, profile.english_only)
+    if mismatch:
+        summary.warnings.append(mismatch)
+        log.warning("%s", mismatch)
     summary.seconds = time.perf_counter() - t0
     rep.stop()
     ui.finish()

@@ -58,6 +58,8 @@ def summary_markdown(s: RunSummary) -> str:
         f"| {s.files} | {s.indexed} | {s.changed} | {s.unchanged} | {len(s.failed)} | {s.pruned} | {s.pages} | {s.chunks_added} | "
         f"{s.chunks_deleted} | {s.chunks_embedded} | {s.seconds:.1f} | {rate:.1f} |",
     ]
+    if s.warnings:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in s.warnings]
     if s.failed:
         lines += ["", "## Failed files", "", "| file | stage | reason |", "|---|---|---|"]
         lines += [f"| `{f.source}` | {f.stage} | {f.error.replace('|', '/')} |" for f in s.failed]

@@ -176,6 +176,8 @@ def _print_summary(s) -> None:
             err.print(f"  [red]✗[/red] {f.error}")
     if s.known_failures:
         err.print(f"{len(s.known_failures)} unchanged file(s) failed in an earlier run (see `pdfrag stats`; `--retry-failed` retries them)")
+    for w in s.warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}")
 
 
 @app.command()
@@ -276,6 +278,7 @@ def search(
     model: Optional[str] = typer.Option(None, "--model", help="embedding model (must be the collection's): all-MiniLM-L6-v2 or multilingual-e5-small"),
 ) -> None:
     """Search the collection."""
+    from pdfrag.language import query_mismatch
     from pdfrag.pipeline import get_pipeline
     from pdfrag.search import search as do_search
 
@@ -286,6 +289,9 @@ def search(
     except PdfragError as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2 if isinstance(e, ConfigError) else 1) from e
+    mismatch = query_mismatch(query, p.profile.name, p.profile.english_only)
+    if mismatch:
+        err.print(f"[yellow]note:[/yellow] {mismatch}")
     if as_json:
         for r in results:
             print(json.dumps(r.to_dict(), ensure_ascii=False))

@@ -29,6 +29,7 @@ from pdfrag.errors import InputError, PdfragError
 from pdfrag.extract import Extractor, get_extractor
 from pdfrag.identity import config_hash, doc_id_of_bytes, stage_key
 from pdfrag.index.milvus import MilvusIndex
+from pdfrag.language import count_letters
 from pdfrag.ledger import FAILED, INDEXED, Ledger, LedgerEntry
 from pdfrag.records import (
     chunks_to_table,
@@ -368,7 +369,10 @@ def _source_prefix(source: str) -> str:
 def _page_stats(t: pa.Table) -> dict[str, Any]:
     methods = t.column("method").to_pylist()
     texts = t.column("text").to_pylist()
+    letters = count_letters("\n".join(x for x in texts if x))
     return {
+        "letters": letters.letters,
+        "non_latin_letters": letters.non_latin,
         "pages": t.num_rows,
         "text_pages": sum(1 for x in texts if x),
         "empty_pages": sum(1 for x in texts if not x),

@@ -142,6 +142,8 @@ class RunSummary:
     # Ledger or run-record writes that failed (e.g. Milvus down at the end);
     # the failures themselves are still in this summary and its report.
     bookkeeping_errors: list[str] = field(default_factory=list)
+    # For the person who ran it: e.g. text the model cannot read well.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def completed_with_failures(self) -> bool:
@@ -168,4 +170,5 @@ class RunSummary:
             "started_at": self.started_at,
             "documents": self.documents,
             "bookkeeping_errors": self.bookkeeping_errors,
+            "warnings": self.warnings,
         }

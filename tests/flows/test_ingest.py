@@ -75,6 +75,12 @@ def test_ingest_search_rerun_change_prune(run, home, pdfs, tmp_path, encode_call
     assert first.pages > 0
     assert _chunks_in_milvus(home) == first.chunks_added
     assert sum(encode_calls) == first.chunks_embedded
+    # The two Chinese files are named: the default model reads English.
+    assert len(first.warnings) == 1
+    assert first.warnings[0].startswith(f"2 of {n_files} documents indexed by this run are mostly not in Latin script")
+    assert "pdfplumber_issue-67-example.pdf" in first.warnings[0] and "pymupdf_chinese-tables.pdf" in first.warnings[0]
+    zh = next(d for d in first.documents if d["source"].endswith("pdfplumber_issue-67-example.pdf"))
+    assert zh["non_latin_letters"] > 0.9 * zh["letters"] > 0
 
     # Known passages are found, with their file and page.
     p = get_pipeline({"home": str(home)})
@@ -108,6 +114,7 @@ def test_ingest_search_rerun_change_prune(run, home, pdfs, tmp_path, encode_call
     assert reads == []
     assert (second.indexed, second.unchanged, second.chunks_added, second.chunks_deleted, second.chunks_embedded) == (0, n_files, 0, 0, 0)
     assert encode_calls == []
+    assert second.warnings == []  # nothing was indexed, so nothing to warn about
     assert _chunks_in_milvus(home) == first.chunks_added
 
     # A changed file replaces its chunks: the old document's rows are gone.

