@@ -78,4 +78,7 @@ def query_mismatch(query: str, model: str, english_only: bool) -> str | None:
     c = count_letters(query)
     if not english_only or not c.letters or c.non_latin_share < 0.5:
         return None
-    return f"the query is mostly not in Latin script, and {model} is an English model: results may be poor (see `--model multilingual-e5-small`)"
+    return (
+        f"the query is mostly not in Latin script, and {model} is an English model: results may be poor; "
+        "Chinese and mixed corpora are better served by a collection built with multilingual-e5-small (--model, PDFRAG_MODEL)"
+    )

@@ -80,6 +80,7 @@ class SearchResponse(BaseModel):
     group_by_document: bool
     results: list[SearchHitOut]
     timings: Timings
+    warnings: list[str] = Field(default_factory=list, description="e.g. a query mostly in another script than the model reads")
 
 
 class DocumentOut(BaseModel):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from pdfrag.errors import ModelMismatchError, PdfragError, TransientError
+from pdfrag.language import query_mismatch
 from pdfrag.ledger import LedgerEntry
 from pdfrag.search import SearchFilters
 from pdfrag.service.metrics import Metrics
@@ -73,6 +74,7 @@ def make_query_router(service: QueryService, metrics: Metrics) -> APIRouter:
                 milvus_ms=round(out.milvus_seconds * 1000, 2),
                 total_ms=round((time.perf_counter() - t0) * 1000, 2),
             ),
+            warnings=[w for w in [query_mismatch(req.query, service.profile.name, service.profile.english_only)] if w],
         )
 
     def entries() -> list[LedgerEntry]:

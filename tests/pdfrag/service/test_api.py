@@ -82,6 +82,9 @@ def test_search_in_chinese(client):
     r = search(client, "白细胞计数", top_k=2)
     assert r.status_code == 200
     assert r.json()["results"][0]["file_name"] == "pdfplumber_issue-461-example.pdf"
+    # The collection's model (all-MiniLM-L6-v2) reads English: the response says so.
+    assert len(r.json()["warnings"]) == 1 and "all-MiniLM-L6-v2 is an English model" in r.json()["warnings"][0]
+    assert search(client, "white blood cell count", top_k=2).json()["warnings"] == []
 
 
 @pytest.mark.parametrize(

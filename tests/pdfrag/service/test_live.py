@@ -168,6 +168,9 @@ def test_search_page_in_a_browser(live, tmp_path):
         results = run("白细胞计数", "pdfplumber_issue-461-example.pdf")
         assert {r.find_element(By.CSS_SELECTOR, ".file").text for r in results} == {"pdfplumber_issue-461-example.pdf"}
         assert any("白细胞" in m.text for m in driver.find_elements(By.CSS_SELECTOR, ".result mark"))
+        # The collection's model reads English: the page says so above the results.
+        warning = driver.find_element(By.ID, "warnings")
+        assert warning.is_displayed() and "all-MiniLM-L6-v2 is an English model" in warning.text
 
         # Hostile text is shown as text, never run.
         results = run("zebra xylophone quartz marker")
@@ -183,6 +186,7 @@ def test_search_page_in_a_browser(live, tmp_path):
         marks = [m.text.lower() for m in first.find_elements(By.CSS_SELECTOR, "mark")]
         assert "ibm" in marks and "typewriter" in marks
         assert "hybrid" in driver.find_element(By.ID, "summary").text
+        assert not driver.find_element(By.ID, "warnings").is_displayed()  # an English query: no warning
         assert first.find_element(By.CSS_SELECTOR, ".headings").text == "The Birth of Word Processing (1960s - 1970s)"
         # The README's screenshot is refreshed on request only: a test run
         # leaves the working tree as it found it.

@@ -109,6 +109,9 @@ function render(data, terms) {
   $("summary").textContent = data.results.length
     ? `${data.results.length} result${data.results.length === 1 ? "" : "s"} · ${mode} · ${Math.round(data.timings.total_ms)} ms`
     : "No results.";
+  const warnings = data.warnings || [];
+  $("warnings").textContent = warnings.join(" ");
+  $("warnings").hidden = !warnings.length;
   for (const r of data.results) {
     const li = el("li", "result");
     li.dataset.docId = r.doc_id;
