@@ -473,7 +473,7 @@ def _reference_retrieval(store, hf, sets: list[dict[str, str]]) -> dict[str, Any
 
     from pdfrag.eval import beir, metrics, retrieval
 
-    def search(vectors: np.ndarray, limit: int) -> list[list[retrieval.ChunkHit]]:
+    def search(vectors: np.ndarray, limit: int, texts: list[str]) -> list[list[retrieval.ChunkHit]]:
         out = []
         for v in vectors:
             hits = store.similarity_search_with_score_by_vector(v.tolist(), k=limit)

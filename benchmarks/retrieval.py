@@ -8,7 +8,8 @@ benchmarks/data/retrieval, for tuning chunk sizes and embedding models.
 Each ``--config`` is one configuration: space-separated ``PDFRAG_*=value`` settings on top
 of the defaults (no ``--config``: the defaults alone). For each, the set's corpus is ingested
 into a fresh PDFRAG_HOME with ``pdfrag ingest`` and evaluated with ``pdfrag eval retrieval``
-(dense search, documents ranked by their best chunk); one table compares them. The English
+(dense search, and with ``--mode hybrid`` also BM25 fused with dense as the query service
+searches; documents ranked by their best chunk); one table compares them. The English
 set's corpus is four folders of ../shared/corpus/pdfs (listed in its corpus.txt), the Chinese
 set's the PDFs in its folder.
 """
@@ -62,6 +63,7 @@ def main() -> int:
     ap.add_argument("--set", dest="sets", action="append", choices=("en", "zh"), help="retrieval set (repeatable; default both)")
     ap.add_argument("--config", action="append", default=[], help="one configuration: 'PDFRAG_A=1 PDFRAG_B=2' (repeatable)")
     ap.add_argument("--k", type=int, default=100)
+    ap.add_argument("--mode", dest="modes", action="append", choices=("dense", "hybrid"), help="search mode (repeatable; default dense)")
     ap.add_argument("--work", type=Path, default=None, help="keep homes here (default: a temporary folder, removed)")
     args = ap.parse_args()
     configs = [parse_config(c) for c in args.config] or [{}]
@@ -88,25 +90,26 @@ def main() -> int:
                 if ing.returncode != 0:
                     raise SystemExit(f"ingest failed for {cfg}: {ing.stderr[-2000:]}")
                 ingest_s = time.perf_counter() - t
-                ev = subprocess.run(
-                    [sys.executable, "-m", "pdfrag.cli", "eval", "retrieval", "--queries", str(SETS / name / "queries.jsonl"),
-                     "--qrels", str(SETS / name / "qrels.tsv"), "--k", str(args.k), "--json"],
-                    env=env, capture_output=True, text=True,
-                )
-                if ev.returncode != 0:
-                    raise SystemExit(f"eval failed for {cfg}: {ev.stderr[-2000:]}")
-                m = json.loads(ev.stdout)
                 summary = json.loads(ing.stdout)
-                rows.append((name, " ".join(f"{k}={v}" for k, v in cfg.items()) or "defaults", summary.get("chunks_added", 0), ingest_s, m))
-                print(f"{name} {rows[-1][1]}: nDCG@10 {m['ndcg@10']:.3f}", flush=True)
+                for mode in args.modes or ["dense"]:
+                    ev = subprocess.run(
+                        [sys.executable, "-m", "pdfrag.cli", "eval", "retrieval", "--queries", str(SETS / name / "queries.jsonl"),
+                         "--qrels", str(SETS / name / "qrels.tsv"), "--k", str(args.k), "--mode", mode, "--json"],
+                        env=env, capture_output=True, text=True,
+                    )
+                    if ev.returncode != 0:
+                        raise SystemExit(f"eval failed for {cfg}: {ev.stderr[-2000:]}")
+                    m = json.loads(ev.stdout)
+                    rows.append((name, " ".join(f"{k}={v}" for k, v in cfg.items()) or "defaults", mode, summary.get("chunks_added", 0), ingest_s, m))
+                    print(f"{name} {rows[-1][1]} {mode}: nDCG@10 {m['ndcg@10']:.3f}", flush=True)
     finally:
         stop_server(work / "prefect")
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    print("\n| set | configuration | chunks | ingest, s | nDCG@10 | Recall@10 | Recall@100 | MRR@10 |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for name, cfg, chunks, secs, m in rows:
-        print(f"| {name} | `{cfg}` | {chunks:,} | {secs:.0f} | {m['ndcg@10']:.3f} | {m['recall@10']:.3f} | {m['recall@100']:.3f} | {m['mrr@10']:.3f} |")
+    print("\n| set | configuration | search | chunks | ingest, s | nDCG@10 | Recall@10 | Recall@100 | MRR@10 |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    for name, cfg, mode, chunks, secs, m in rows:
+        print(f"| {name} | `{cfg}` | {mode} | {chunks:,} | {secs:.0f} | {m['ndcg@10']:.3f} | {m['recall@10']:.3f} | {m['recall@100']:.3f} | {m['mrr@10']:.3f} |")
     return 0
 
 

@@ -457,9 +457,10 @@ def eval_retrieval(
     doc_id: str = typer.Option("stem", "--doc-id", help="what the qrels' corpus ids are: stem (file name without extension), doc_id, source"),
     as_json: bool = typer.Option(False, "--json", help="print the metrics as one JSON object on stdout"),
     model: Optional[str] = typer.Option(None, "--model", help="embedding model profile (must be the collection's)"),
+    mode: str = typer.Option("dense", "--mode", help="dense (the embedding model alone) or hybrid (BM25 fused with dense by reciprocal rank, as the query service searches)"),
 ) -> None:
     """nDCG@10, Recall@10, Recall@100 and MRR@10 (trec_eval's definitions) of
-    dense search over the collection; a document scores its best chunk."""
+    dense or hybrid search over the collection; a document scores its best chunk."""
     import time
 
     from pdfrag.eval import beir, metrics, retrieval
@@ -467,6 +468,9 @@ def eval_retrieval(
 
     if doc_id not in retrieval.DOC_ID_MODES:
         err.print(f"[red]error:[/red] --doc-id must be one of {', '.join(retrieval.DOC_ID_MODES)}, not {doc_id!r}")
+        raise typer.Exit(2)
+    if mode not in retrieval.SEARCH_MODES:
+        err.print(f"[red]error:[/red] --mode must be one of {', '.join(retrieval.SEARCH_MODES)}, not {mode!r}")
         raise typer.Exit(2)
     _settings({"embed.model": model})
     try:
@@ -481,11 +485,17 @@ def eval_retrieval(
         if not p.index.exists():
             raise ConfigError(f"no collection {p.index.collection!r} at {p.index.uri}", stage="eval", hint="run `pdfrag ingest SOURCE` first")
         p.index.check_identity()
+        if mode == "hybrid" and p.index.full_text() is None:
+            raise ConfigError(
+                f"collection {p.index.collection!r} has no BM25 full text for hybrid search", stage="eval",
+                hint="use --mode dense, or ingest into a new collection with index.hybrid on (the default)",
+            )
         p.index.load()
         emb = p.embedder
         bs = p.settings.embed.batch_size
         t0 = time.perf_counter()
-        runs = retrieval.retrieve(chosen, lambda texts: emb.embed_queries(texts, batch_size=bs), retrieval.collection_searcher(p.index, doc_id), k, batch_size=bs)
+        searcher = retrieval.collection_searcher(p.index, doc_id, search_mode=mode, rrf_k=p.settings.index.rrf_k)
+        runs = retrieval.retrieve(chosen, lambda texts: emb.embed_queries(texts, batch_size=bs), searcher, k, batch_size=bs)
         seconds = time.perf_counter() - t0
     except PdfragError as e:
         err.print(f"[red]error:[/red] {e}")
@@ -502,12 +512,12 @@ def eval_retrieval(
     data = {
         "ndcg@10": scores["ndcg@10"], "recall@10": scores["recall@10"], "recall@100": scores["recall@100"], "mrr@10": scores["mrr@10"],
         "queries": len(runs), "judged": len(metrics.per_query(ranked, judged)),
-        "k": k, "doc_id": doc_id, "model": p.profile.name, "collection": p.index.collection, "seconds": round(seconds, 3),
+        "k": k, "doc_id": doc_id, "mode": mode, "model": p.profile.name, "collection": p.index.collection, "seconds": round(seconds, 3),
     }
     if as_json:
         print(json.dumps(data, ensure_ascii=False))
         return
-    out.print(f"{data['queries']} queries ({data['judged']} with a relevant document) against {data['collection']} ({data['model']}), k={k}, {seconds:.1f} s")
+    out.print(f"{data['queries']} queries ({data['judged']} with a relevant document) against {data['collection']} ({data['model']}, {mode} search), k={k}, {seconds:.1f} s")
     out.print("| measure | value |\n|---|---:|")
     for m, label in (("ndcg@10", "nDCG@10"), ("recall@10", "Recall@10"), ("recall@100", "Recall@100"), ("mrr@10", "MRR@10")):
         out.print(f"| {label} | {data[m]:.4f} |")

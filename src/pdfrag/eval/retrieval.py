@@ -49,10 +49,12 @@ class QueryRun:
         }
 
 
-# Embeds query texts → (n, dim) float32; searches vectors at a chunk depth →
-# hits per vector, best first.
+# Embeds query texts → (n, dim) float32; searches the query vectors (with
+# their texts, for full-text and hybrid search) at a chunk depth → hits per
+# query, best first.
 EmbedFn = Callable[[list[str]], np.ndarray]
-SearchFn = Callable[[np.ndarray, int], list[list[ChunkHit]]]
+SearchFn = Callable[[np.ndarray, int, list[str]], list[list[ChunkHit]]]
+SEARCH_MODES = ("dense", "hybrid")
 
 
 def doc_key(mode: str, *, source: str, doc_id: str = "", file_name: str = "") -> str:
@@ -94,11 +96,12 @@ def retrieve(
     runs: dict[str, QueryRun] = {}
     for start in range(0, len(ids), batch_size):
         batch = ids[start : start + batch_size]
-        vecs = np.asarray(embed([queries[q] for q in batch]), dtype=np.float32)
+        texts = [queries[q] for q in batch]
+        vecs = np.asarray(embed(texts), dtype=np.float32)
         limit = min(k * depth, max_depth)
         todo = list(range(len(batch)))
         while todo:
-            results = search(vecs[todo], limit)
+            results = search(vecs[todo], limit, [texts[i] for i in todo])
             again = []
             for i, hits in zip(todo, results, strict=True):
                 docs = rank_documents(hits, k)
@@ -111,14 +114,23 @@ def retrieve(
     return runs
 
 
-def collection_searcher(index, mode: str = "stem", expr: str = "") -> SearchFn:
-    """Dense search over pdfrag's collection (a ``MilvusIndex``)."""
+def collection_searcher(index, mode: str = "stem", expr: str = "", search_mode: str = "dense", rrf_k: int = 60) -> SearchFn:
+    """Search over pdfrag's collection (a ``MilvusIndex``): ``dense`` (the
+    embedding model alone) or ``hybrid`` (BM25 over the query text fused with
+    the dense results by reciprocal rank, as the query service searches;
+    scores are then RRF scores)."""
     if mode not in DOC_ID_MODES:
         raise ValueError(f"unknown document id mode {mode!r}: use one of {', '.join(DOC_ID_MODES)}")
+    if search_mode not in SEARCH_MODES:
+        raise ValueError(f"unknown search mode {search_mode!r}: use one of {', '.join(SEARCH_MODES)}")
 
-    def search(vectors: np.ndarray, limit: int) -> list[list[ChunkHit]]:
+    def search(vectors: np.ndarray, limit: int, texts: list[str]) -> list[list[ChunkHit]]:
         out = []
-        for hits in index.search(vectors, limit, expr):
+        if search_mode == "hybrid":
+            found = [index.hybrid_search(v, t, limit, expr, candidates=limit, rrf_k=rrf_k) for v, t in zip(vectors, texts, strict=True)]
+        else:
+            found = index.search(vectors, limit, expr)
+        for hits in found:
             row = []
             for h in hits:
                 e = h.entity

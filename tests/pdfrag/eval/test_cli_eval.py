@@ -73,6 +73,17 @@ def test_eval_retrieval(cli, pdfs, tmp_path):
     assert first["scores"] == sorted(first["scores"], reverse=True)
     assert len(first["doc_ids"]) == len(first["scores"]) == len(first["chunk_ids"]) > 3  # chunk level: documents repeat
 
+    # Hybrid search (BM25 fused with dense, as the query service searches) finds them too;
+    # its scores are reciprocal-rank-fusion scores (at most 2 / (60 + 1) for a chunk first in both lists).
+    hybrid_run = tmp_path / "hybrid.jsonl"
+    proc = cli("eval", "retrieval", "--queries", str(queries), "--qrels", str(qrels), "--k", "10", "--mode", "hybrid", "--run-out", str(hybrid_run), "--json")
+    data = json.loads(proc.stdout)
+    assert data["mode"] == "hybrid" and data["ndcg@10"] == pytest.approx(1.0)
+    top = [json.loads(line) for line in hybrid_run.read_text().splitlines()][0]
+    assert top["doc_ids"][0] == "docling_multi_page" and 0 < top["scores"][0] <= 2 / 61 + 1e-6
+    proc = cli("eval", "retrieval", "--queries", str(queries), "--qrels", str(qrels), "--mode", "sparse", check_rc=2)
+    assert "--mode" in proc.stderr
+
     # Content hashes as corpus ids: nothing in these qrels matches, every measure is 0.
     proc = cli("eval", "retrieval", "--queries", str(queries), "--qrels", str(qrels), "--doc-id", "doc_id", "--json")
     assert json.loads(proc.stdout)["ndcg@10"] == 0.0

@@ -32,7 +32,8 @@ class FakeCollection:
         self.rows = [(f"{d}-{i}", f"doc{d}", 1.0 - 0.001 * (10 * d + i)) for d in range(docs) for i in range(10)]
         self.limits: list[tuple[int, int]] = []  # (queries, limit) per call
 
-    def search(self, vectors: np.ndarray, limit: int) -> list[list[ChunkHit]]:
+    def search(self, vectors: np.ndarray, limit: int, texts: list[str]) -> list[list[ChunkHit]]:
+        assert len(texts) == len(vectors)
         self.limits.append((len(vectors), limit))
         return [[ChunkHit(c, d, s * float(v[0])) for c, d, s in self.rows[:limit]] for v in vectors]
 
