@@ -66,7 +66,8 @@ def model_mismatch(documents: list[tuple[str, LetterCount]], model: str, english
         return None
     named = ", ".join(others[:NAMED]) + (f" and {len(others) - NAMED} more" if len(others) > NAMED else "")
     return (
-        f"{len(others)} of {len(documents)} documents indexed by this run are mostly not in Latin script (e.g. Chinese): {named}. "
+        f"{len(others)} of {len(documents)} documents indexed by this run {'is' if len(others) == 1 else 'are'} mostly not in Latin script "
+        f"(e.g. Chinese): {named}. "
         f"{model} is an English model and retrieves such text poorly; for Chinese or mixed corpora ingest with "
         "--model multilingual-e5-small (PDFRAG_MODEL) into a collection of its own (PDFRAG_MILVUS__COLLECTION), "
         "since a collection keeps the model it was built with"

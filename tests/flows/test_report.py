@@ -9,10 +9,10 @@ from pdfrag.types import Failure, RunSummary
 def test_summary_markdown_lists_warnings_and_failures() -> None:
     s = RunSummary(run_id="r1", source="/data/pdfs", files=3, indexed=2, pages=10, seconds=2.0)
     s.failed.append(Failure("/data/pdfs/bad.pdf", "extract", "/data/pdfs/bad.pdf, stage extract: empty file", False))
-    s.warnings.append("1 of 2 documents indexed by this run are mostly not in Latin script (e.g. Chinese): zh.pdf.")
+    s.warnings.append("1 of 2 documents indexed by this run is mostly not in Latin script (e.g. Chinese): zh.pdf.")
     md = summary_markdown(s)
     assert "| 3 | 2 | 0 | 0 | 1 | 0 | 10 |" in md
-    assert "## Warnings\n\n- 1 of 2 documents indexed by this run are mostly not in Latin script (e.g. Chinese): zh.pdf." in md
+    assert "## Warnings\n\n- 1 of 2 documents indexed by this run is mostly not in Latin script (e.g. Chinese): zh.pdf." in md
     assert "| `/data/pdfs/bad.pdf` | extract | /data/pdfs/bad.pdf, stage extract: empty file |" in md
     assert md.index("## Warnings") < md.index("## Failed files")
 

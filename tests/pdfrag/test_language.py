@@ -47,7 +47,7 @@ def test_warning_names_the_documents_for_an_english_only_model() -> None:
     docs = [("report.pdf", LetterCount(5000, 4900)), ("paper.pdf", LetterCount(20000, 10)), ("stamp.pdf", LetterCount(40, 40))]
     warning = model_mismatch(docs, minilm.name, minilm.english_only)
     assert warning is not None
-    assert warning.startswith("1 of 3 documents")
+    assert warning.startswith("1 of 3 documents indexed by this run is mostly not in Latin script")
     assert "report.pdf" in warning and "paper.pdf" not in warning
     assert "stamp.pdf" not in warning  # too few letters to say what script a document is in
     assert "--model multilingual-e5-small" in warning and "PDFRAG_MILVUS__COLLECTION" in warning
@@ -57,7 +57,8 @@ def test_warning_names_the_documents_for_an_english_only_model() -> None:
     # Many files: three named, the rest counted.
     many = [(f"zh-{i}.pdf", LetterCount(1000, 1000)) for i in range(5)]
     warning = model_mismatch(many, minilm.name, True)
-    assert warning is not None and "zh-0.pdf, zh-1.pdf, zh-2.pdf and 2 more" in warning and "zh-3.pdf" not in warning
+    assert warning is not None and warning.startswith("5 of 5 documents indexed by this run are mostly")
+    assert "zh-0.pdf, zh-1.pdf, zh-2.pdf and 2 more" in warning and "zh-3.pdf" not in warning
 
 
 def test_query_note() -> None:
