@@ -276,32 +276,36 @@ def search(
     k: int = typer.Option(5, "-k", "--top-k", min=1, max=100, help="number of results"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per result on stdout"),
     model: Optional[str] = typer.Option(None, "--model", help="embedding model (must be the collection's): all-MiniLM-L6-v2 or multilingual-e5-small"),
+    mode: str = typer.Option("auto", "--mode", help="auto (hybrid where the collection has BM25 full text, as the query service searches), dense, or hybrid"),
 ) -> None:
     """Search the collection."""
     from pdfrag.language import query_mismatch
     from pdfrag.pipeline import get_pipeline
-    from pdfrag.search import search as do_search
+    from pdfrag.search import search_outcome
 
     _settings({"embed.model": model})
     try:
         p = get_pipeline({"embed.model": model} if model else None)
-        results = do_search(p, query, k)
+        outcome = search_outcome(p, query, k, mode)
     except PdfragError as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2 if isinstance(e, ConfigError) else 1) from e
     mismatch = query_mismatch(query, p.profile.name, p.profile.english_only)
     if mismatch:
         err.print(f"[yellow]note:[/yellow] {mismatch}")
+    results = outcome.results
     if as_json:
         for r in results:
-            print(json.dumps(r.to_dict(), ensure_ascii=False))
+            print(json.dumps({**r.to_dict(), "mode": outcome.mode}, ensure_ascii=False))
         return
+    err.print("[dim]hybrid search: BM25 and dense fused by reciprocal rank (scores are RRF scores)[/dim]" if outcome.mode == "hybrid" else "[dim]dense search (scores are cosine similarities)[/dim]")
     if not results:
         empty = p.index.count() == 0
         err.print("no results" + (": the collection is empty; run `pdfrag ingest SOURCE`" if empty else ""))
     for r in results:
         pages = f"p. {r.page_start}" if r.page_start == r.page_end else f"pp. {r.page_start}-{r.page_end}"
-        out.print(f"[bold]{r.rank}.[/bold] [cyan]{r.score:.3f}[/cyan]  [bold]{r.file_name}[/bold], {pages}  [dim]{r.chunk_id}[/dim]")
+        score = f"{r.score:.4f}" if outcome.mode == "hybrid" else f"{r.score:.3f}"
+        out.print(f"[bold]{r.rank}.[/bold] [cyan]{score}[/cyan]  [bold]{r.file_name}[/bold], {pages}  [dim]{r.chunk_id}[/dim]")
         out.print(f"   [dim]{r.source}[/dim]")
         snippet = " ".join(r.text.split())
         out.print(f"   {snippet[:400]}{'…' if len(snippet) > 400 else ''}", highlight=False)

@@ -1,7 +1,8 @@
 """Query the collection: embed the query with the collection's model, search.
 
-``search()`` is the CLI's dense search over a Pipeline. ``Searcher`` is the
-query service's: typed filters (never user text pasted into an expression),
+``search_outcome()`` is the CLI's search over a Pipeline (hybrid where the
+collection has full text, as the service searches, unless asked for dense).
+``Searcher`` is the query service's: typed filters (never user text pasted into an expression),
 hybrid BM25 + dense fusion where the collection has full text, one result per
 document on request, and timings split into embedding and Milvus.
 """
@@ -85,8 +86,21 @@ def to_result(rank: int, hit: SearchHit) -> SearchResult:
     )
 
 
-def search(p: Pipeline, query: str, k: int = 5, expr: str = "") -> list[SearchResult]:
-    """Dense search for the CLI (the query service adds hybrid fusion)."""
+SEARCH_MODES = ("auto", "dense", "hybrid")
+
+
+def search(p: Pipeline, query: str, k: int = 5, mode: str = "dense") -> list[SearchResult]:
+    """The CLI's search over a Pipeline's collection (see ``search_outcome``)."""
+    return search_outcome(p, query, k, mode).results
+
+
+def search_outcome(p: Pipeline, query: str, k: int = 5, mode: str = "auto") -> SearchOutcome:
+    """``dense``: the embedding model alone; ``hybrid``: BM25 fused with it by
+    reciprocal rank (the collection needs full text); ``auto``: as the query
+    service searches, hybrid where the collection has full text and
+    ``service.hybrid`` is on."""
+    if mode not in SEARCH_MODES:
+        raise ConfigError(f"unknown search mode {mode!r}", stage="search", hint=f"use one of {', '.join(SEARCH_MODES)}")
     if not query.strip():
         raise ConfigError("empty query", stage="search")
     if not p.index.exists():
@@ -94,10 +108,16 @@ def search(p: Pipeline, query: str, k: int = 5, expr: str = "") -> list[SearchRe
             f"no collection {p.index.collection!r} at {p.index.uri}", stage="search", hint="run `pdfrag ingest SOURCE` first"
         )
     p.index.check_identity()
+    full_text = p.index.full_text() if mode != "dense" else None
+    if mode == "hybrid" and full_text is None:
+        raise ConfigError(
+            f"collection {p.index.collection!r} has no BM25 full text for hybrid search", stage="search",
+            hint="search with --mode dense, or ingest into a new collection with index.hybrid on (the default)",
+        )
+    hybrid = full_text is not None and (mode == "hybrid" or p.settings.service.hybrid)
     p.index.load()
-    vec = p.embedder.embed_queries([query])
-    hits = p.index.search(vec, k, expr)[0]
-    return [to_result(i, h) for i, h in enumerate(hits, 1)]
+    searcher = Searcher(p.index, lambda q: p.embedder.embed_queries([q])[0], hybrid=hybrid, rrf_k=p.settings.index.rrf_k)
+    return searcher.search(query, k)
 
 
 @dataclass

@@ -60,9 +60,15 @@ def test_ingest_report_search_stats_strict(cli, pdfs, tmp_path):
     assert results[0]["file_name"] == "docling_multi_page.pdf" and results[0]["page_start"] == 1
     assert {"score", "text", "source", "page_start", "page_end", "chunk_id"} <= set(results[0])
     assert results[0]["score"] >= results[1]["score"]
+    # As the query service searches: BM25 fused with dense (RRF scores, at most 2 / 61).
+    assert results[0]["mode"] == "hybrid" and 0 < results[0]["score"] <= 2 / 61 + 1e-6
+    dense = [json.loads(line) for line in cli("search", "When was the IBM MT/ST introduced?", "-k", "2", "--json", "--mode", "dense").stdout.splitlines()]
+    assert dense[0]["mode"] == "dense" and dense[0]["file_name"] == "docling_multi_page.pdf" and dense[0]["score"] > 2 / 61
+    assert "unknown search mode" in cli("search", "x", "--mode", "sparse", check_rc=2).stderr
 
     proc = cli("search", "白细胞计数", "-k", "1", "--json")
     assert json.loads(proc.stdout.splitlines()[0])["file_name"] == "pdfplumber_issue-461-example.pdf"
+    assert "English model" in proc.stderr  # the note on a Chinese query with the English default
 
     proc = cli("stats", "--json")
     stats = json.loads(proc.stdout)
