@@ -461,10 +461,10 @@ def eval_retrieval(
     doc_id: str = typer.Option("stem", "--doc-id", help="what the qrels' corpus ids are: stem (file name without extension), doc_id, source"),
     as_json: bool = typer.Option(False, "--json", help="print the metrics as one JSON object on stdout"),
     model: Optional[str] = typer.Option(None, "--model", help="embedding model profile (must be the collection's)"),
-    mode: str = typer.Option("dense", "--mode", help="dense (the embedding model alone) or hybrid (BM25 fused with dense by reciprocal rank, as the query service searches)"),
+    mode: str = typer.Option("auto", "--mode", help="auto (as pdfrag search and the query service search: hybrid where the collection has BM25 full text), dense (the embedding model alone) or hybrid"),
 ) -> None:
     """nDCG@10, Recall@10, Recall@100 and MRR@10 (trec_eval's definitions) of
-    dense or hybrid search over the collection; a document scores its best chunk."""
+    the collection's search (hybrid or dense); a document scores its best chunk."""
     import time
 
     from pdfrag.eval import beir, metrics, retrieval
@@ -473,8 +473,8 @@ def eval_retrieval(
     if doc_id not in retrieval.DOC_ID_MODES:
         err.print(f"[red]error:[/red] --doc-id must be one of {', '.join(retrieval.DOC_ID_MODES)}, not {doc_id!r}")
         raise typer.Exit(2)
-    if mode not in retrieval.SEARCH_MODES:
-        err.print(f"[red]error:[/red] --mode must be one of {', '.join(retrieval.SEARCH_MODES)}, not {mode!r}")
+    if mode not in ("auto", *retrieval.SEARCH_MODES):
+        err.print(f"[red]error:[/red] --mode must be one of auto, {', '.join(retrieval.SEARCH_MODES)}, not {mode!r}")
         raise typer.Exit(2)
     _settings({"embed.model": model})
     try:
@@ -489,7 +489,10 @@ def eval_retrieval(
         if not p.index.exists():
             raise ConfigError(f"no collection {p.index.collection!r} at {p.index.uri}", stage="eval", hint="run `pdfrag ingest SOURCE` first")
         p.index.check_identity()
-        if mode == "hybrid" and p.index.full_text() is None:
+        full_text = p.index.full_text() if mode != "dense" else None
+        if mode == "auto":
+            mode = "hybrid" if full_text is not None and p.settings.service.hybrid else "dense"
+        if mode == "hybrid" and full_text is None:
             raise ConfigError(
                 f"collection {p.index.collection!r} has no BM25 full text for hybrid search", stage="eval",
                 hint="use --mode dense, or ingest into a new collection with index.hybrid on (the default)",
