@@ -268,12 +268,17 @@ def _pdfrag_retrieval(sets: list[dict[str, str]]) -> dict[str, Any]:
     p = get_pipeline()
     p.index.load()
     emb = p.embedder
+    # Dense, as the reference searches; and hybrid (BM25 + dense), as pdfrag
+    # search, eval retrieval and the query service search by default.
+    modes = ["dense"] + (["hybrid"] if p.index.full_text() is not None else [])
     out = {}
     for s in sets:
         qs, qrels = beir.load_queries(s["queries"]), beir.load_qrels(s["qrels"])
         chosen, _ = retrieval.select_judged(qs, qrels)
-        runs = retrieval.retrieve(chosen, lambda t: emb.embed_queries(t, batch_size=32), retrieval.collection_searcher(p.index, "stem"), 100)
-        out[s["name"]] = metrics.evaluate({q: r.documents for q, r in runs.items()}, qrels)
+        for mode in modes:
+            searcher = retrieval.collection_searcher(p.index, "stem", search_mode=mode, rrf_k=p.settings.index.rrf_k)
+            runs = retrieval.retrieve(chosen, lambda t: emb.embed_queries(t, batch_size=32), searcher, 100)
+            out[s["name"] if mode == "dense" else f"{s['name']} {mode}"] = metrics.evaluate({q: r.documents for q, r in runs.items()}, qrels)
     return out
 
 
