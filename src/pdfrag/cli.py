@@ -469,12 +469,13 @@ def eval_retrieval(
 
     from pdfrag.eval import beir, metrics, retrieval
     from pdfrag.pipeline import get_pipeline
+    from pdfrag.search import SEARCH_MODES, resolve_mode
 
     if doc_id not in retrieval.DOC_ID_MODES:
         err.print(f"[red]error:[/red] --doc-id must be one of {', '.join(retrieval.DOC_ID_MODES)}, not {doc_id!r}")
         raise typer.Exit(2)
-    if mode not in ("auto", *retrieval.SEARCH_MODES):
-        err.print(f"[red]error:[/red] --mode must be one of auto, {', '.join(retrieval.SEARCH_MODES)}, not {mode!r}")
+    if mode not in SEARCH_MODES:
+        err.print(f"[red]error:[/red] --mode must be one of {', '.join(SEARCH_MODES)}, not {mode!r}")
         raise typer.Exit(2)
     _settings({"embed.model": model})
     try:
@@ -489,14 +490,7 @@ def eval_retrieval(
         if not p.index.exists():
             raise ConfigError(f"no collection {p.index.collection!r} at {p.index.uri}", stage="eval", hint="run `pdfrag ingest SOURCE` first")
         p.index.check_identity()
-        full_text = p.index.full_text() if mode != "dense" else None
-        if mode == "auto":
-            mode = "hybrid" if full_text is not None and p.settings.service.hybrid else "dense"
-        if mode == "hybrid" and full_text is None:
-            raise ConfigError(
-                f"collection {p.index.collection!r} has no BM25 full text for hybrid search", stage="eval",
-                hint="use --mode dense, or ingest into a new collection with index.hybrid on (the default)",
-            )
+        mode = resolve_mode(p, mode, stage="eval")
         p.index.load()
         emb = p.embedder
         bs = p.settings.embed.batch_size

@@ -108,16 +108,24 @@ def search_outcome(p: Pipeline, query: str, k: int = 5, mode: str = "auto") -> S
             f"no collection {p.index.collection!r} at {p.index.uri}", stage="search", hint="run `pdfrag ingest SOURCE` first"
         )
     p.index.check_identity()
-    full_text = p.index.full_text() if mode != "dense" else None
-    if mode == "hybrid" and full_text is None:
-        raise ConfigError(
-            f"collection {p.index.collection!r} has no BM25 full text for hybrid search", stage="search",
-            hint="search with --mode dense, or ingest into a new collection with index.hybrid on (the default)",
-        )
-    hybrid = full_text is not None and (mode == "hybrid" or p.settings.service.hybrid)
+    hybrid = resolve_mode(p, mode) == "hybrid"
     p.index.load()
     searcher = Searcher(p.index, lambda q: p.embedder.embed_queries([q])[0], hybrid=hybrid, rrf_k=p.settings.index.rrf_k)
     return searcher.search(query, k)
+
+
+def resolve_mode(p: Pipeline, mode: str, stage: str = "search") -> str:
+    """``hybrid`` or ``dense``: what ``mode`` (auto, dense, hybrid) means on
+    ``p``'s existing collection. Hybrid needs the collection's full text."""
+    if mode not in SEARCH_MODES:
+        raise ConfigError(f"unknown search mode {mode!r}", stage=stage, hint=f"use one of {', '.join(SEARCH_MODES)}")
+    full_text = p.index.full_text() if mode != "dense" else None
+    if mode == "hybrid" and full_text is None:
+        raise ConfigError(
+            f"collection {p.index.collection!r} has no BM25 full text for hybrid search", stage=stage,
+            hint="use --mode dense, or ingest into a new collection with index.hybrid on (the default)",
+        )
+    return "hybrid" if full_text is not None and (mode == "hybrid" or p.settings.service.hybrid) else "dense"
 
 
 @dataclass
