@@ -232,6 +232,9 @@ def test_milvus_down_during_inserts_then_rerun(stack, pdfs, monkeypatch):
     for i, rel in enumerate(names):
         put(stack, pdfs, rel, f"set4/{i}.pdf")
     monkeypatch.setattr(index_tasks, "index", index_tasks.index.with_options(retries=2, retry_delay_seconds=[0.5, 1.0]))
+    # The end-of-run bookkeeping retries too (its own delays add up to about 30 s): shorter here.
+    for name in ("record_failures", "finalize"):
+        monkeypatch.setattr(index_tasks, name, getattr(index_tasks, name).with_options(retries=2, retry_delay_seconds=[0.5, 1.0]))
     config = {"home": str(stack["home"]), "embed.deployment": ""}
     milvus_dir = stack_dir(stack["settings"]) / "milvus"
     real_index_document = type(pipeline(stack)).index_document
