@@ -42,9 +42,6 @@ class LetterCount:
     letters: int = 0
     non_latin: int = 0
 
-    def __add__(self, other: LetterCount) -> LetterCount:
-        return LetterCount(self.letters + other.letters, self.non_latin + other.non_latin)
-
     @property
     def non_latin_share(self) -> float:
         return self.non_latin / self.letters if self.letters else 0.0
@@ -86,7 +83,7 @@ def model_mismatch(documents: list[tuple[str, LetterCount]], model: str, english
 def query_mismatch(query: str, model: str, english_only: bool) -> str | None:
     """The same check for one search query (no minimum length)."""
     c = count_letters(query)
-    if not english_only or not c.letters or c.non_latin_share < 0.5:
+    if not english_only or not c.letters or c.non_latin_share < SHARE:
         return None
     return (
         f"the query is mostly not in Latin script, and {model} is an English model: results may be poor; "
