@@ -74,7 +74,7 @@ class RapidOcrEngine(OcrEngine):
         10 pt and up). Recognition always reads the lines from
         the full-resolution image."""
         with self._lock:
-            det = self._engine._load_det_model()
+            det = self._detector()
             fine = getattr(det, "limit_side_len", None)
             sides = [fine]
             if isinstance(fine, int) and max(image.shape[:2]) > _COARSE_SIDE < fine and not _small_print(image):
@@ -83,8 +83,7 @@ class RapidOcrEngine(OcrEngine):
                 for side in sides:
                     if side is not None:
                         det.limit_side_len = side
-                    out = self._engine(image, use_det=True, use_cls=False, use_rec=False)
-                    boxes = getattr(out, "boxes", None)
+                    boxes = self._boxes(det, image)
                     quads = [] if boxes is None else [tuple((float(x), float(y)) for x, y in np.asarray(q)) for q in boxes]
                     if side == sides[-1] or _tall_enough(quads, side / max(image.shape[:2]), _MIN_LINE_PX):
                         return quads
@@ -92,6 +91,45 @@ class RapidOcrEngine(OcrEngine):
                 if fine is not None:
                     det.limit_side_len = fine
         return quads
+
+    def _detector(self) -> Any:
+        """RapidOCR's detector, its normalization made float32 on first use:
+        given float64 mean and std, numpy normalizes the page in float64
+        (about 50 ms a page at 960 px here, against 10)."""
+        det = self._engine._load_det_model()
+        if not getattr(det, "_pdfrag_float32", False):
+            for name in ("mean", "std"):
+                value = getattr(det, name, None)  # an omegaconf list from RapidOCR's configuration
+                if value is not None:
+                    setattr(det, name, np.asarray(list(value), dtype=np.float32))
+            det._pdfrag_float32 = True
+        return det
+
+    def _boxes(self, det: Any, image: np.ndarray) -> np.ndarray | None:
+        """The detector's line quads on ``image``. RapidOCR's own call would
+        also cut out every line (about 20 ms a page, unused: recognition
+        crops from the full rendering); where its resizing and padding of
+        the image would change nothing (a page of ordinary proportions, at
+        most ``max_side_len`` px), the detector runs alone, and its quads are
+        clipped to the image as RapidOCR clips them."""
+        g = getattr(getattr(self._engine, "cfg", None), "Global", None)
+        h, w = image.shape[:2]
+        try:
+            direct = (
+                h > 0 and max(h, w) <= g.max_side_len and min(h, w) >= g.min_side_len and h > g.min_height
+                and (g.width_height_ratio == -1 or w / h <= g.width_height_ratio)
+            )
+        except (AttributeError, TypeError):  # another RapidOCR's configuration: its own call
+            direct = False
+        if not direct:
+            return getattr(self._engine(image, use_det=True, use_cls=False, use_rec=False), "boxes", None)
+        boxes = det(image).boxes
+        if boxes is None:
+            return None
+        boxes = np.maximum(np.asarray(boxes), 0)
+        boxes[..., 0] = np.minimum(boxes[..., 0], w)
+        boxes[..., 1] = np.minimum(boxes[..., 1], h)
+        return boxes
 
     def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         if not crops:

@@ -49,3 +49,30 @@ def test_small_print_tells_newsprint_from_body_text():
     line = ((0.0, 0.0), (200.0, 0.0), (200.0, 30.0), (0.0, 30.0))
     assert _tall_enough([line] * 3, 0.5, 14) and not _tall_enough([line] * 3, 0.4, 14)
     assert not _tall_enough([], 1.0, 14)
+
+
+def test_detector_alone_finds_the_quads_of_rapidocrs_own_call(pdfs) -> None:
+    """The detector is run without RapidOCR's pipeline (which would also cut
+    out every line) where that pipeline's resizing and padding change
+    nothing: the quads must be the same; a strip too wide for that goes
+    through RapidOCR's own call."""
+    pytest.importorskip("rapidocr")
+    import pymupdf
+
+    from pdfrag.extract.ocr import get_reader
+
+    reader = get_reader("rapidocr", 200, False, False)
+    engine = reader.engine
+    doc = pymupdf.open(pdfs / "scanned" / "docling_ocr_test.pdf")
+    img, _ = reader.render(doc[0])
+    img = img[::2, ::2].copy()  # the detector at its own size: no second pass at 1,600 px
+    det = engine._detector()
+    assert det.mean.dtype == np.float32 and det.std.dtype == np.float32
+    own = engine._engine(img, use_det=True, use_cls=False, use_rec=False).boxes
+    alone = engine._boxes(det, img)
+    assert len(own) >= 3 and np.array_equal(np.asarray(own), alone)
+    top = int(np.asarray(own)[0, :, 1].min())
+    band = img[max(top - 20, 0) : top + 80]  # the first line of text
+    strip = np.ascontiguousarray(np.concatenate([band] * 12, axis=1))  # width/height far above RapidOCR's 8: padded by its pipeline
+    wide = engine._boxes(det, strip)
+    assert wide is not None and len(wide) and np.array_equal(np.asarray(engine._engine(strip, use_det=True, use_cls=False, use_rec=False).boxes), wide)
