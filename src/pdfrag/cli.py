@@ -429,11 +429,13 @@ def stack_up(port: int = typer.Option(8000, "--port", help="port of the HTTP ser
 
 
 @stack_app.command("down")
-def stack_down() -> None:
+def stack_down(
+    grace: float = typer.Option(30.0, "--grace", min=0.0, help="seconds the workers and the service get to finish in-flight work before they are killed"),
+) -> None:
     """Stop exactly what `stack up` started."""
     from pdfrag.stack.local import down
 
-    stopped = down(_settings(), log=err.print)
+    stopped = down(_settings(), log=err.print, grace=grace)
     out.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
 
 

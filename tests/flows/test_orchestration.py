@@ -63,7 +63,7 @@ def stack(tmp_path_factory):
             EventsWorker.drain_all(timeout=10)
     finally:
         close_pipelines()
-        down(settings, log=lambda *_: None)
+        down(settings, log=lambda *_: None, grace=5.0)  # every run has finished; a worker can sit out the whole grace after SIGINT
         os.environ.clear()
         os.environ.update(saved)
 

@@ -65,12 +65,24 @@ def stop_process(pid: int, sig: int = signal.SIGINT, timeout: float = 30.0) -> N
 
     Signals the process group ``pid`` leads (nothing if it leads none), then
     SIGKILL to the group after ``timeout`` seconds."""
+    stop_processes([pid], sig, timeout)
+
+
+def stop_processes(pids: list[int], sig: int = signal.SIGINT, timeout: float = 30.0) -> None:
+    """:func:`stop_process` for several process groups at once: all are
+    signalled, then waited for together (``timeout`` in all, not each), and
+    those left get SIGKILL."""
+    left = list(pids)
     for s, wait in ((sig, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, s)
-        except ProcessLookupError:
-            return
-        if not proc.wait_exit([pid], wait, poll=0.2):
+        signalled = []
+        for pid in left:
+            try:
+                os.killpg(pid, s)
+                signalled.append(pid)
+            except ProcessLookupError:
+                pass
+        left = proc.wait_exit(signalled, wait, poll=0.2)
+        if not left:
             return
 
 
@@ -192,7 +204,12 @@ def start_worker(settings: Settings, state: StackState, pool: str) -> int:
     return state.pids[name]
 
 
-def down(settings: Settings, log=print) -> list[str]:
+def down(settings: Settings, log=print, grace: float = 30.0) -> list[str]:
+    """Stop what ``up`` started, newest first. The workers and the service
+    are signalled together and get ``grace`` seconds to finish in-flight
+    work before they are killed: a Prefect worker that has run flows can
+    sit out the whole grace after SIGINT (seen with Prefect 3.9), and
+    stopping them one by one added those waits up."""
     from pdfrag.stack.prefect_server import stop_server
     from pdfrag.stack import milvus as milvus_server
     from pdfrag.stack import rgw
@@ -201,11 +218,19 @@ def down(settings: Settings, log=print) -> list[str]:
     if state is None:
         return []
     stopped = []
+    processes = [n for n in reversed(state.started) if n in state.pids]
+    try:
+        stop_processes([state.pids[n] for n in processes], timeout=grace)
+        for name in processes:
+            stopped.append(name)
+            log(f"stopped {name}")
+    except Exception as e:  # noqa: BLE001 - stop the rest regardless
+        log(f"could not stop {', '.join(processes)}: {e}")
     for name in reversed(state.started):
+        if name in state.pids:
+            continue
         try:
-            if name in state.pids:
-                stop_process(state.pids[name])
-            elif name == "milvus":
+            if name == "milvus":
                 milvus_server.stop_milvus(stack_dir(settings) / "milvus")
             elif name == "rgw":
                 rgw.stop_rgw(stack_dir(settings) / "rgw")

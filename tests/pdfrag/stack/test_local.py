@@ -40,6 +40,16 @@ def test_stop_process_sigint_then_sigkill(tmp_path: Path) -> None:
     assert not proc.pid_alive(stubborn)
 
 
+def test_stop_processes_waits_for_all_together(tmp_path: Path) -> None:
+    """Two processes that ignore SIGINT cost one grace period, not two."""
+    stubborn = [_spawn(tmp_path, f"stubborn{i}", "signal.signal(signal.SIGINT, signal.SIG_IGN)") for i in range(2)]
+    polite = _spawn(tmp_path, "polite", "signal.signal(signal.SIGINT, lambda *_: sys.exit(0))")
+    t0 = time.monotonic()
+    local.stop_processes([*stubborn, polite], timeout=1.5)
+    assert 1.5 <= time.monotonic() - t0 < 2 * 1.5
+    assert not any(proc.pid_alive(p) for p in [*stubborn, polite])
+
+
 def test_stop_process_leaves_a_pid_that_leads_no_group_alone() -> None:
     """A recorded pid reused by a process outside its own group: untouched."""
     other = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"])  # in our group
