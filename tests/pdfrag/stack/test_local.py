@@ -69,3 +69,19 @@ def test_state_round_trip(home: Path) -> None:
     local._write_state(settings, state)
     assert local.read_state(settings) == state
     assert [p.name for p in local.stack_dir(settings).iterdir()] == ["stack.json"]
+
+
+def test_down_stops_the_workers_and_the_service_together(home: Path, tmp_path: Path) -> None:
+    """``down`` with workers that sit out SIGINT: one grace period for all,
+    then SIGKILL; each is reported stopped and the state file is gone."""
+    settings = load_settings()
+    names = ["service", "worker-gpu-pool", "worker-cpu-pool"]
+    pids = {n: _spawn(tmp_path, n, "signal.signal(signal.SIGINT, signal.SIG_IGN)") for n in names}
+    local._write_state(settings, local.StackState(prefect_url="http://127.0.0.1:1/api", started=list(names), pids=pids))
+    logged: list[str] = []
+    t0 = time.monotonic()
+    stopped = local.down(settings, log=logged.append, grace=1.0)
+    assert 1.0 <= time.monotonic() - t0 < 2 * 1.0 + 1.0  # one grace for the three, not three
+    assert stopped == list(reversed(names)) and logged == [f"stopped {n}" for n in reversed(names)]
+    assert not any(proc.pid_alive(p) for p in pids.values())
+    assert local.read_state(settings) is None
