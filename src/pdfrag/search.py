@@ -99,8 +99,7 @@ def search_outcome(p: Pipeline, query: str, k: int = 5, mode: str = "auto") -> S
     reciprocal rank (the collection needs full text); ``auto``: as the query
     service searches, hybrid where the collection has full text and
     ``service.hybrid`` is on."""
-    if mode not in SEARCH_MODES:
-        raise ConfigError(f"unknown search mode {mode!r}", stage="search", hint=f"use one of {', '.join(SEARCH_MODES)}")
+    _check_mode(mode, "search")
     if not query.strip():
         raise ConfigError("empty query", stage="search")
     if not p.index.exists():
@@ -114,11 +113,15 @@ def search_outcome(p: Pipeline, query: str, k: int = 5, mode: str = "auto") -> S
     return searcher.search(query, k)
 
 
+def _check_mode(mode: str, stage: str) -> None:
+    if mode not in SEARCH_MODES:
+        raise ConfigError(f"unknown search mode {mode!r}", stage=stage, hint=f"use one of {', '.join(SEARCH_MODES)}")
+
+
 def resolve_mode(p: Pipeline, mode: str, stage: str = "search") -> str:
     """``hybrid`` or ``dense``: what ``mode`` (auto, dense, hybrid) means on
     ``p``'s existing collection. Hybrid needs the collection's full text."""
-    if mode not in SEARCH_MODES:
-        raise ConfigError(f"unknown search mode {mode!r}", stage=stage, hint=f"use one of {', '.join(SEARCH_MODES)}")
+    _check_mode(mode, stage)
     full_text = p.index.full_text() if mode != "dense" else None
     if mode == "hybrid" and full_text is None:
         raise ConfigError(

@@ -69,21 +69,12 @@ def stop_process(pid: int, sig: int = signal.SIGINT, timeout: float = 30.0) -> N
 
 
 def stop_processes(pids: list[int], sig: int = signal.SIGINT, timeout: float = 30.0) -> None:
-    """:func:`stop_process` for several process groups at once: all are
-    signalled, then waited for together (``timeout`` in all, not each), and
-    those left get SIGKILL."""
-    left = list(pids)
-    for s, wait in ((sig, timeout), (signal.SIGKILL, 5.0)):
-        signalled = []
-        for pid in left:
-            try:
-                os.killpg(pid, s)
-                signalled.append(pid)
-            except ProcessLookupError:
-                pass
-        left = proc.wait_exit(signalled, wait, poll=0.2)
-        if not left:
-            return
+    """:func:`stop_process` for several process groups at once
+    (:func:`proc.terminate` with ``sig`` first): all are signalled, then
+    waited for together (``timeout`` in all, not each), and those left get
+    SIGKILL. A pid that leads no group (a recorded pid now reused) is left
+    alone."""
+    proc.terminate([p for p in pids if proc.leads_group(p)], timeout, sig=sig)
 
 
 def _wait_http(url: str, timeout: float) -> None:

@@ -181,7 +181,7 @@ def cmdline_matches(pid: int, match: Callable[[list[str]], bool], *, unreadable:
 # ------------------------------------------------------------------ stopping
 
 
-def _leads_group(pid: int) -> bool:
+def leads_group(pid: int) -> bool:
     """Whether ``pid`` leads a process group other than ours."""
     try:
         return os.getpgid(pid) == pid and pid != os.getpgrp()
@@ -219,8 +219,10 @@ def wait_exit(pids: Iterable[int], timeout: float, poll: float = 0.05) -> list[i
     return left
 
 
-def terminate(pids: Iterable[int], timeout: float, *, group: bool = True, kill_wait: float = 5.0) -> list[int]:
-    """SIGTERM ``pids``, wait up to ``timeout`` seconds, then SIGKILL those
+def terminate(
+    pids: Iterable[int], timeout: float, *, group: bool = True, kill_wait: float = 5.0, sig: int = signal.SIGTERM
+) -> list[int]:
+    """``sig`` (SIGTERM) to ``pids``, wait up to ``timeout`` seconds, then SIGKILL those
     left and wait up to ``kill_wait`` seconds more; return the pids still
     alive (normally none). Registered children are reaped.
 
@@ -231,12 +233,12 @@ def terminate(pids: Iterable[int], timeout: float, *, group: bool = True, kill_w
     too. Without ``group`` only the pids themselves are signalled.
     """
     pids = list(pids)
-    leaders = [p for p in pids if _leads_group(p)] if group else []
+    leaders = [p for p in pids if leads_group(p)] if group else []
     send = _signal_group if group else _signal_pid
     left = pids
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, kill_wait)):
+    for s, wait in ((sig, timeout), (signal.SIGKILL, kill_wait)):
         for p in left:
-            send(p, sig)
+            send(p, s)
         left = wait_exit(left, wait)
         if not left:
             break
