@@ -109,10 +109,12 @@ class PyMuPDFExtractor(Extractor):
 
     def config(self) -> dict[str, Any]:
         # Whether OCR can run decides the output (scanned pages read or not);
-        # known without loading the models.
+        # known without loading the models. ``version`` goes up whenever the
+        # same settings give other text (3: figure labels dropped, OCR lines
+        # batched by cost), so cached pages of older code are not reused.
         from pdfrag.extract.ocr import ocr_available
 
-        return {"name": self.name, "version": 2, "flags": _FLAGS, **self.settings.hash_config(), "ocr_available": ocr_available(self.settings.ocr)}
+        return {"name": self.name, "version": 3, "flags": _FLAGS, **self.settings.hash_config(), "ocr_available": ocr_available(self.settings.ocr)}
 
     def _passwords_for(self, source: str) -> list[str]:
         s = self.settings
