@@ -276,7 +276,7 @@ def _pdfrag_retrieval(sets: list[dict[str, str]]) -> dict[str, Any]:
         qs, qrels = beir.load_queries(s["queries"]), beir.load_qrels(s["qrels"])
         chosen, _ = retrieval.select_judged(qs, qrels)
         for mode in modes:
-            searcher = retrieval.collection_searcher(p.index, "stem", search_mode=mode, rrf_k=p.settings.index.rrf_k)
+            searcher = retrieval.collection_searcher(p.index, "stem", search_mode=mode, rrf_k=p.settings.index.rrf_k, english_only=p.profile.english_only)
             runs = retrieval.retrieve(chosen, lambda t: emb.embed_queries(t, batch_size=32), searcher, 100)
             out[s["name"] if mode == "dense" else f"{s['name']} {mode}"] = metrics.evaluate({q: r.documents for q, r in runs.items()}, qrels)
     return out

@@ -80,10 +80,19 @@ def model_mismatch(documents: list[tuple[str, LetterCount]], model: str, english
     )
 
 
-def query_mismatch(query: str, model: str, english_only: bool) -> str | None:
-    """The same check for one search query (no minimum length)."""
+def reads_query(query: str, english_only: bool) -> bool:
+    """Whether the model reads ``query``: an English-only model does not
+    read a query whose letters are mostly in another script (no minimum
+    length: a query is short)."""
+    if not english_only:
+        return True
     c = count_letters(query)
-    if not english_only or not c.letters or c.non_latin_share < SHARE:
+    return not c.letters or c.non_latin_share < SHARE
+
+
+def query_mismatch(query: str, model: str, english_only: bool) -> str | None:
+    """The same check as for documents, for one search query."""
+    if reads_query(query, english_only):
         return None
     return (
         f"the query is mostly not in Latin script, and {model} is an English model: results may be poor; "

@@ -8,7 +8,7 @@ import pymupdf
 import pytest
 
 from pdfrag.embed import get_profile
-from pdfrag.language import MIN_LETTERS, LetterCount, count_letters, model_mismatch, other_script, query_mismatch
+from pdfrag.language import MIN_LETTERS, LetterCount, count_letters, model_mismatch, other_script, query_mismatch, reads_query
 
 
 def _text(pdf: Path) -> str:
@@ -66,3 +66,12 @@ def test_query_note() -> None:
     assert query_mismatch("What is Milvus?", "all-MiniLM-L6-v2", True) is None
     assert query_mismatch("东北电气 2018年第一季度报告", "multilingual-e5-small", False) is None
     assert query_mismatch("2018", "all-MiniLM-L6-v2", True) is None  # no letters at all
+
+
+def test_reads_query() -> None:
+    assert not reads_query("大熊猫一天要吃多少公斤竹子？", english_only=True)
+    assert not reads_query("Milvus 的索引怎么建立", english_only=True)  # mixed, mostly Chinese letters
+    assert reads_query("How is the Milvus index built?", english_only=True)
+    assert reads_query("What does 白细胞 mean in this report?", english_only=True)  # mostly Latin letters
+    assert reads_query("2018", english_only=True)  # no letters
+    assert reads_query("大熊猫一天要吃多少公斤竹子？", english_only=False)  # a multilingual model reads it

@@ -12,7 +12,7 @@ import pytest
 from pdfrag.config import IndexSettings, MilvusSettings
 from pdfrag.index.filters import _successor, prefix
 from pdfrag.index.milvus import MilvusIndex, SearchHit, rrf_fuse
-from pdfrag.search import Searcher, SearchFilters, best_per_document, heading_path_of
+from pdfrag.search import Searcher, SearchFilters, best_per_document, heading_path_of, text_led
 
 DOC = "ab" * 32
 
@@ -71,6 +71,16 @@ def test_rrf_fuse_matches_milvus_formula() -> None:
     assert fused[0].score == pytest.approx(1 / 61 + 1 / 62)
     assert fused[1].score == pytest.approx(1 / 63 + 1 / 61)
     assert rrf_fuse([dense, sparse], 1)[0].chunk_id == "a"
+
+
+def test_text_led_keeps_full_text_order_and_fills_with_dense_hits() -> None:
+    text = [_hit("c", "d"), _hit("a", "d")]
+    dense = [_hit("b", "d"), _hit("a", "d"), _hit("e", "d")]
+    led = text_led(text, dense, 4, 60)
+    assert [h.chunk_id for h in led] == ["c", "a", "b", "e"]
+    assert [h.score for h in led] == pytest.approx([1 / 61, 1 / 62, 1 / 63, 1 / 64])
+    assert [h.chunk_id for h in text_led(text, dense, 1)] == ["c"]
+    assert [h.chunk_id for h in text_led([], dense, 2)] == ["b", "a"]  # no word matches: the dense order
 
 
 # On a real Milvus Lite collection --------------------------------------------------
@@ -210,6 +220,15 @@ def test_hybrid_search_and_its_fallback(tmp_path: Path, monkeypatch: pytest.Monk
         assert out.mode == "hybrid" and len(out.results) == 10 and {r.doc_id for r in out.results} == {f"{2:064x}"}
         out = searcher.search("passage", 3, group_by_document=True)
         assert len(out.results) == 3 and len({r.doc_id for r in out.results}) == 3
+
+        # A query an English-only model does not read: BM25's hits lead, the
+        # dense hits (chunk 30 first) fill the list after them.
+        out = Searcher(idx, lambda _: vectors[30], hybrid=True, english_only=True).search("白细胞计数", 6)
+        assert out.mode == "hybrid" and len(out.results) == 6
+        assert all("白细胞" in r.text for r in out.results[:4]) and out.results[4].chunk_id == f"{30:032x}"
+        assert [r.score for r in out.results] == sorted((r.score for r in out.results), reverse=True)
+        fused = searcher.search("白细胞计数", 6)  # a model that reads it: fused, the dense top hit among the first
+        assert f"{30:032x}" in [r.chunk_id for r in fused.results[:2]]
 
         # Dense side starved under the filter: fused here from complete lists.
         def starved(coll, reqs, ranker, limit, **kw):

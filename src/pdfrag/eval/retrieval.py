@@ -114,11 +114,14 @@ def retrieve(
     return runs
 
 
-def collection_searcher(index, mode: str = "stem", expr: str = "", search_mode: str = "dense", rrf_k: int = 60) -> SearchFn:
+def collection_searcher(
+    index, mode: str = "stem", expr: str = "", search_mode: str = "dense", rrf_k: int = 60, english_only: bool = False,
+) -> SearchFn:
     """Search over pdfrag's collection (a ``MilvusIndex``): ``dense`` (the
     embedding model alone) or ``hybrid`` (BM25 over the query text fused with
-    the dense results by reciprocal rank, as the query service searches;
-    scores are then RRF scores)."""
+    the dense results by reciprocal rank, as the query service searches,
+    BM25 leading for queries an ``english_only`` model does not read:
+    ``pdfrag.search.hybrid_hits``; scores are then RRF scores)."""
     if mode not in DOC_ID_MODES:
         raise ValueError(f"unknown document id mode {mode!r}: use one of {', '.join(DOC_ID_MODES)}")
     if search_mode not in SEARCH_MODES:
@@ -127,7 +130,12 @@ def collection_searcher(index, mode: str = "stem", expr: str = "", search_mode: 
     def search(vectors: np.ndarray, limit: int, texts: list[str]) -> list[list[ChunkHit]]:
         out = []
         if search_mode == "hybrid":
-            found = [index.hybrid_search(v, t, limit, expr, candidates=limit, rrf_k=rrf_k) for v, t in zip(vectors, texts, strict=True)]
+            from pdfrag.search import hybrid_hits
+
+            found = [
+                hybrid_hits(index, v, t, limit, expr, candidates=limit, rrf_k=rrf_k, english_only=english_only)
+                for v, t in zip(vectors, texts, strict=True)
+            ]
         else:
             found = index.search(vectors, limit, expr)
         for hits in found:

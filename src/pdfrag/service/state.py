@@ -279,7 +279,7 @@ class QueryService:
     def search(self, query: str, k: int, filters: SearchFilters, group_by_document: bool) -> SearchOutcome:
         filters.expr()  # ValueError before anything else
         st = self.collection()
-        searcher = Searcher(self.index, self.embedder.embed, hybrid=self.hybrid(st), rrf_k=self.settings.index.rrf_k)
+        searcher = Searcher(self.index, self.embedder.embed, hybrid=self.hybrid(st), rrf_k=self.settings.index.rrf_k, english_only=self.profile.english_only)
         return self._reloading(lambda: searcher.search(query, k, filters, group_by_document))
 
     def documents(self) -> list[LedgerEntry]:
