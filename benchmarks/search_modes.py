@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from pdfrag.chunk.evaluation import TOP_K, CachingEmbedder, ModelTokenizer, default_configs, load_benchmark, score_question
-from pdfrag.config import EmbedSettings, IndexSettings, MilvusSettings
+from pdfrag.chunk import split_embed_settings
+from pdfrag.config import ChunkSettings, EmbedSettings, IndexSettings, MilvusSettings
 from pdfrag.embed import get_embedder, get_profile
 from pdfrag.index.milvus import MilvusIndex
 from pdfrag.search import Searcher
@@ -52,9 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     settings = EmbedSettings()
     tokenizer = ModelTokenizer(get_profile(settings.model))
-    embedder = CachingEmbedder(get_embedder(settings), args.cache, log=lambda m: print(m, file=sys.stderr, flush=True))
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    embedder = CachingEmbedder(get_embedder(settings), args.cache, log=log)
+    split_settings = split_embed_settings(ChunkSettings(), settings)  # sentences as the pipeline's default chunker embeds them
+    splitter = embedder if split_settings == settings else CachingEmbedder(get_embedder(split_settings), args.cache, log=log)
     bench = load_benchmark(args.corpus)
-    configs = {c.name: c for c in default_configs(tokenizer, embedder, langchain=False)}
+    configs = {c.name: c for c in default_configs(tokenizer, embedder, langchain=False, split_embedder=splitter)}
     names = args.config or DEFAULT_CONFIGS
     unknown = [n for n in names if n not in configs]
     if unknown:

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from pdfrag import PIPELINE_VERSION
-from pdfrag.chunk import Chunker, embedding_text, get_chunker
+from pdfrag.chunk import Chunker, embedding_text, get_chunker, split_embed_settings
 from pdfrag.config import ExtractSettings, Settings, load_settings
 from pdfrag.embed import Embedder, get_embedder, get_profile
 from pdfrag.embed.profiles import ModelProfile
@@ -96,9 +96,9 @@ class Pipeline:
 
     @cached_property
     def chunker(self) -> Chunker:
-        # The semantic chunker embeds sentences with the pipeline's embedder,
-        # loaded only when first used.
-        return get_chunker(self.settings.chunk, self.tokenizer, embedder=lambda: self.embedder)
+        # Semantic splitting embeds sentences with the pipeline's model (on
+        # the backend ``chunk.split_backend`` picks), loaded only when first used.
+        return get_chunker(self.settings.chunk, self.tokenizer, embedder=lambda: get_embedder(split_embed_settings(self.settings.chunk, self.settings.embed)))
 
     @property
     def embedder(self) -> Embedder:

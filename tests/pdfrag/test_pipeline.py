@@ -29,3 +29,18 @@ def test_ocr_threads_set_by_the_user_or_on_a_remote_cluster_are_left_alone() -> 
 
 def test_ocr_threads_do_not_change_cache_keys() -> None:
     assert ExtractSettings(ocr_threads=1).hash_config() == ExtractSettings().hash_config()
+
+
+def test_the_chunker_embeds_sentences_on_the_split_backend(tmp_path) -> None:
+    """The pipeline's semantic splitting embeds with chunk.split_backend
+    (int8 beside an fp32 ONNX index), and that backend is part of the
+    chunker's configuration, so changing it re-chunks."""
+    from pdfrag.config import ChunkSettings, EmbedSettings
+    from pdfrag.pipeline import Pipeline
+
+    def chunker_embedder(split_backend: str) -> dict:
+        s = Settings(home=str(tmp_path), embed=EmbedSettings(backend="onnx"), chunk=ChunkSettings(split_backend=split_backend))
+        return Pipeline(s).chunker.config()["embedder"]
+
+    assert chunker_embedder("auto")["backend"] == "onnx-int8"
+    assert chunker_embedder("same")["backend"] == "onnx"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pdfrag.chunk.base import Chunker, DocumentText, TokenIndex, embedding_text
-from pdfrag.config import ChunkSettings
+from pdfrag.config import ChunkSettings, EmbedSettings
 from pdfrag.embed.base import Embedder
 from pdfrag.embed.tokens import ModelTokenizer
 from pdfrag.errors import ConfigError
@@ -52,4 +52,20 @@ def get_chunker(
     raise ValueError(f"unknown chunker {s.chunker!r}; one of {', '.join(CHUNKERS)}")
 
 
-__all__ = ["CHUNKERS", "Chunker", "DocumentText", "TokenIndex", "embedding_text", "get_chunker"]
+def split_embed_settings(chunk: ChunkSettings, embed: EmbedSettings) -> EmbedSettings:
+    """How semantic splitting embeds sentences: the index's embedding
+    settings with ``chunk.split_backend`` as the backend (see ChunkSettings;
+    ``auto`` resolves the index's backend on this machine)."""
+    choice = chunk.split_backend
+    if choice == "same":
+        return embed
+    if choice == "auto":
+        from pdfrag.embed.backends import resolve_backend
+
+        if resolve_backend(embed.backend, embed.device) != "onnx":
+            return embed
+        choice = "onnx-int8"
+    return embed.model_copy(update={"backend": choice})
+
+
+__all__ = ["CHUNKERS", "Chunker", "DocumentText", "TokenIndex", "embedding_text", "get_chunker", "split_embed_settings"]

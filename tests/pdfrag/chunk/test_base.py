@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from pdfrag.chunk import CHUNKERS, DocumentText, get_chunker
+from pdfrag.chunk import CHUNKERS, DocumentText, get_chunker, split_embed_settings
 from pdfrag.chunk.base import PAGE_JOIN, embedding_text, merge_meta
 from pdfrag.chunk.markdown import heading_of, text_blocks
 from pdfrag.chunk.recursive import RecursiveChunker
-from pdfrag.config import ChunkSettings
+from pdfrag.config import ChunkSettings, EmbedSettings
 from pdfrag.types import Block, Page
 
 DOC = "d" * 64
@@ -153,3 +153,18 @@ def test_context_after_the_heading_prefix(tok, check) -> None:
         a, b = c.metadata["embed_span"]
         assert c.metadata["embed_text"] == "Report\n" + text[a:b]
         assert tok.count(c.metadata["embed_text"]) <= tok.budget
+
+
+def test_sentences_for_semantic_splitting_embed_on_the_split_backend() -> None:
+    """auto: int8 where the index embeds with ONNX Runtime fp32, else the
+    index's own settings; same: always those; a backend named: that one.
+    The model and everything else stay the index's."""
+    onnx = EmbedSettings(backend="onnx", batch_size=32)
+    auto = split_embed_settings(ChunkSettings(), onnx)
+    assert auto.backend == "onnx-int8" and auto.model == onnx.model and auto.batch_size == 32
+    for backend in ("onnx-int8", "torch", "torch-bf16"):
+        assert split_embed_settings(ChunkSettings(), EmbedSettings(backend=backend)).backend == backend
+    assert split_embed_settings(ChunkSettings(split_backend="same"), onnx) == onnx
+    assert split_embed_settings(ChunkSettings(split_backend="torch"), onnx).backend == "torch"
+    e5 = EmbedSettings(model="multilingual-e5-small", backend="onnx")
+    assert split_embed_settings(ChunkSettings(), e5).model == "multilingual-e5-small"
