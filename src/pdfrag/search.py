@@ -104,7 +104,8 @@ def hybrid_hits(
     1.000."""
     n = min(max(int(candidates or limit), limit), MAX_LIMIT)
     if not reads_query(query, english_only):
-        return text_led(index.text_search(query, n, expr), index.search(vec[None, :], n, expr)[0], limit, rrf_k)
+        text = index.text_search(query, limit, expr)
+        return text_led(text, index.search(vec[None, :], limit, expr)[0] if len(text) < limit else [], limit, rrf_k)
     return index.hybrid_search(vec, query, limit, expr, candidates=n, rrf_k=rrf_k)
 
 
