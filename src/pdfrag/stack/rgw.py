@@ -194,6 +194,11 @@ mon_data = {d}/mon/$cluster-$id
 # mon command at a time (about 12 s with the default, 2-3 s without).
 paxos_propose_interval = 0.01
 paxos_min_wait = 0.001
+# The monitor keeps a few MB here, but by default it shuts down when the
+# filesystem has under 5 % free (a production cluster's margin): on a busy
+# developer disk the whole RGW then failed to start. Stop at 1 % instead.
+mon_data_avail_crit = 1
+mon_data_avail_warn = 2
 admin_socket = {d}/run/$cluster-$name.asok
 [osd]
 osd_data = {d}/osd/$cluster-$id
@@ -528,6 +533,9 @@ def start_rgw(
             create = s.spawn("", "ceph-osd-create", *osd_create)
             mkfs = s.spawn("", "ceph-osd-mkfs", "ceph-osd", "-i", str(OSD_ID), "--mkfs", "--osd-uuid", osd_uuid)
             if s.wait(create, "ceph osd create", "osd", check=False) != 0:
+                # A monitor that exited (e.g. refusing to run on a nearly full
+                # disk) is reported with its own log, not as the client's timeout.
+                s.check_daemons()
                 # Idempotent: the same uuid and id give the same OSD.
                 s.run_retry("ceph-osd-create", "osd", *osd_create)
             s.wait(mkfs, "ceph-osd --mkfs", "osd")
