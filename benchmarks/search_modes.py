@@ -31,9 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from pdfrag.chunk.evaluation import TOP_K, CachingEmbedder, ModelTokenizer, default_configs, load_benchmark, score_question
-from pdfrag.chunk import split_embed_settings
-from pdfrag.config import ChunkSettings, EmbedSettings, IndexSettings, MilvusSettings
+from pdfrag.chunk.evaluation import TOP_K, CachingEmbedder, ModelTokenizer, default_configs, load_benchmark, score_question, sentence_embedder
+from pdfrag.config import EmbedSettings, IndexSettings, MilvusSettings
 from pdfrag.embed import get_embedder, get_profile
 from pdfrag.index.milvus import MilvusIndex
 from pdfrag.search import Searcher
@@ -55,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = ModelTokenizer(get_profile(settings.model))
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     embedder = CachingEmbedder(get_embedder(settings), args.cache, log=log)
-    split_settings = split_embed_settings(ChunkSettings(), settings)  # sentences as the pipeline's default chunker embeds them
-    splitter = embedder if split_settings == settings else CachingEmbedder(get_embedder(split_settings), args.cache, log=log)
+    splitter = sentence_embedder(settings, embedder, args.cache, log)  # sentences as the pipeline's default chunker embeds them
     bench = load_benchmark(args.corpus)
     configs = {c.name: c for c in default_configs(tokenizer, embedder, langchain=False, split_embedder=splitter)}
     names = args.config or DEFAULT_CONFIGS

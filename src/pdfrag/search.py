@@ -102,11 +102,10 @@ def hybrid_hits(
     dense ones only fill the list after them (``text_led``). On our Chinese
     set with all-MiniLM-L6-v2, nDCG@10: dense 0.603, fused 0.910, BM25 led
     1.000."""
-    n = min(max(int(candidates or limit), limit), MAX_LIMIT)
     if not reads_query(query, english_only):
         text = index.text_search(query, limit, expr)
         return text_led(text, index.search(vec[None, :], limit, expr)[0] if len(text) < limit else [], limit, rrf_k)
-    return index.hybrid_search(vec, query, limit, expr, candidates=n, rrf_k=rrf_k)
+    return index.hybrid_search(vec, query, limit, expr, candidates=min(max(int(candidates or limit), limit), MAX_LIMIT), rrf_k=rrf_k)
 
 
 def text_led(text_hits: list[SearchHit], dense_hits: list[SearchHit], k: int, rrf_k: int = 60) -> list[SearchHit]:

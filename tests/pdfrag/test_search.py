@@ -164,7 +164,11 @@ def test_filtered_search_returns_full_top_k_on_approximate_indexes(tmp_path: Pat
             mine = vectors[docs == target]
             mine = mine / np.linalg.norm(mine, axis=1, keepdims=True)
             exact = [f"{target * 100 + i:032x}" for i in np.argsort(-(mine @ (q[0] / np.linalg.norm(q[0]))))[:10]]
-            assert [h.chunk_id for h in hits] == exact
+            if len(raw) < 10 or index_type != "HNSW":  # completed, or IVF: the exact nearest rows (as ever here)
+                assert [h.chunk_id for h in hits] == exact
+            else:  # a full HNSW answer is the index's own: approximate, and its graph is built by threads, not
+                # reproducibly (its 5th row differed in about half the runs beside other test modules)
+                assert [h.chunk_id for h in hits] == [h.chunk_id for h in raw]
             assert all(h.entity["doc_id"] == f"{target:064x}" for h in hits) and hits[0].entity["text"]
         if index_type == "IVF_FLAT":
             assert short > 0, "Lite's filtered IVF search no longer comes back short: the fallback went untested"

@@ -56,16 +56,16 @@ def split_embed_settings(chunk: ChunkSettings, embed: EmbedSettings) -> EmbedSet
     """How semantic splitting embeds sentences: the index's embedding
     settings with ``chunk.split_backend`` as the backend (see ChunkSettings;
     ``auto`` resolves the index's backend on this machine)."""
+    from pdfrag.embed.backends import resolve_backend
+
     choice = chunk.split_backend
     if choice == "same":
         return embed
+    index = resolve_backend(embed.backend, embed.device)
     if choice == "auto":
-        from pdfrag.embed.backends import resolve_backend
-
-        if resolve_backend(embed.backend, embed.device) != "onnx":
-            return embed
-        choice = "onnx-int8"
-    return embed.model_copy(update={"backend": choice})
+        choice = "onnx-int8" if index == "onnx" else index
+    # The index's own backend: its settings, so that one embedder serves both.
+    return embed if choice == index else embed.model_copy(update={"backend": choice})
 
 
 __all__ = ["CHUNKERS", "Chunker", "DocumentText", "TokenIndex", "embedding_text", "get_chunker", "split_embed_settings"]

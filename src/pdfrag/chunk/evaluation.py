@@ -409,22 +409,32 @@ def default_configs(tokenizer: ModelTokenizer, embedder: Embedder, langchain: bo
     return out
 
 
+def sentence_embedder(settings: Any, embedder: CachingEmbedder, cache: Path | None, log: Callable[[str], None]) -> CachingEmbedder:
+    """What semantic splitting embeds sentences with, as the pipeline's
+    default chunker does (``chunk.split_backend``): ``embedder`` itself when
+    that is the index's backend, else a caching embedder of its own."""
+    from pdfrag.chunk import split_embed_settings
+    from pdfrag.config import ChunkSettings
+    from pdfrag.embed import get_embedder
+
+    split = split_embed_settings(ChunkSettings(), settings)
+    return embedder if split == settings else CachingEmbedder(get_embedder(split), cache, log=log)
+
+
 def run_benchmark(
     corpus: Path, *, cache: Path | None, only: list[str] | None = None, langchain: bool = True, embed_settings: Any = None,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
 ) -> dict[str, Any]:
     """Everything ``pdfrag eval chunking`` and ``benchmarks/chunking.py``
     print: the rows, the table, and how they were made."""
-    from pdfrag.chunk import split_embed_settings
-    from pdfrag.config import ChunkSettings, EmbedSettings
+    from pdfrag.config import EmbedSettings
     from pdfrag.embed import get_embedder, get_profile
 
     settings = embed_settings or EmbedSettings()
     tokenizer = ModelTokenizer(get_profile(settings.model))
     inner = get_embedder(settings)
     embedder = CachingEmbedder(inner, cache, log=log)
-    split_settings = split_embed_settings(ChunkSettings(), settings)  # as the pipeline's default chunker embeds sentences
-    splitter = embedder if split_settings == settings else CachingEmbedder(get_embedder(split_settings), cache, log=log)
+    splitter = sentence_embedder(settings, embedder, cache, log)
     bench = load_benchmark(corpus)
     configs = default_configs(tokenizer, embedder, langchain=langchain, split_embedder=splitter)
     if only:

@@ -126,12 +126,11 @@ def collection_searcher(
         raise ValueError(f"unknown document id mode {mode!r}: use one of {', '.join(DOC_ID_MODES)}")
     if search_mode not in SEARCH_MODES:
         raise ValueError(f"unknown search mode {search_mode!r}: use one of {', '.join(SEARCH_MODES)}")
+    from pdfrag.search import hybrid_hits  # here: pdfrag.search imports the pipeline
 
     def search(vectors: np.ndarray, limit: int, texts: list[str]) -> list[list[ChunkHit]]:
         out = []
         if search_mode == "hybrid":
-            from pdfrag.search import hybrid_hits
-
             found = [
                 hybrid_hits(index, v, t, limit, expr, candidates=limit, rrf_k=rrf_k, english_only=english_only)
                 for v, t in zip(vectors, texts, strict=True)

@@ -166,5 +166,10 @@ def test_sentences_for_semantic_splitting_embed_on_the_split_backend() -> None:
         assert split_embed_settings(ChunkSettings(), EmbedSettings(backend=backend)).backend == backend
     assert split_embed_settings(ChunkSettings(split_backend="same"), onnx) == onnx
     assert split_embed_settings(ChunkSettings(split_backend="torch"), onnx).backend == "torch"
+    assert split_embed_settings(ChunkSettings(split_backend="onnx"), onnx) == onnx  # the index's backend: one embedder for both
+    from pdfrag.embed.backends import resolve_backend
+
+    auto = EmbedSettings(backend="auto", device="cpu")  # naming what auto resolves to is the same embedder
+    assert split_embed_settings(ChunkSettings(split_backend=resolve_backend("auto", "cpu")), auto) == auto
     e5 = EmbedSettings(model="multilingual-e5-small", backend="onnx")
     assert split_embed_settings(ChunkSettings(), e5).model == "multilingual-e5-small"
