@@ -88,7 +88,7 @@ class ChunkSettings(BaseModel):
     # How semantic splitting embeds its sentences. Their vectors only decide
     # where chunks end and are never stored, so a faster backend than the
     # index's costs nothing in the index: auto = onnx-int8 where the index
-    # embeds with ONNX Runtime fp32 (a CPU without native bf16; 1.5x as fast
+    # embeds with ONNX Runtime fp32 (a CPU without VNNI or bf16; 1.5x as fast
     # on sentences here, the same boundaries but for 17 of 2,955 chunks on
     # the chunking benchmark), else the index's own embedder; same = always
     # the index's embedder.
@@ -120,7 +120,8 @@ class EmbedSettings(BaseModel):
     # CPUs with AVX512_BF16 or AMX); torch-fp16 = half precision on a CUDA
     # GPU; onnx / onnx-int8 = ONNX Runtime fp32 / dynamic int8, exported once
     # into models_dir. auto: torch-fp16 on a GPU, torch-bf16 on a CPU with
-    # native bf16, else onnx.
+    # AMX, onnx-int8 on a CPU with VNNI, torch-bf16 on other CPUs with native
+    # bf16, else onnx.
     backend: Literal["auto", "torch", "torch-bf16", "torch-fp16", "onnx", "onnx-int8"] = "auto"
     # CPU threads for embedding; 0: one per available core.
     threads: int = Field(0, ge=0)

@@ -35,7 +35,12 @@ MINILM = "all-MiniLM-L6-v2"
         (True, {"amx_bf16", "avx512_bf16"}, "torch-fp16"),
         (False, {"avx2", "avx512f", "avx512_bf16"}, "torch-bf16"),
         (False, {"avx2", "amx_bf16", "amx_tile"}, "torch-bf16"),
-        (False, {"avx2", "avx512f", "avx512_vnni"}, "onnx"),
+        # AMX first: bf16 there is as fast as int8 and closer to fp32
+        (False, {"avx2", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile"}, "torch-bf16"),
+        # hardware 8-bit dot products (Zen 4/5, Ice Lake, Alder Lake): int8
+        (False, {"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}, "onnx-int8"),
+        (False, {"avx2", "avx512f", "avx512_vnni"}, "onnx-int8"),
+        (False, {"avx2", "avx_vnni"}, "onnx-int8"),
         (False, {"avx2"}, "onnx"),
         (False, set(), "onnx"),
     ],
@@ -53,7 +58,7 @@ def test_cpu_flags_from_cpuinfo(tmp_path: Path) -> None:
     assert cpu_flags(str(arm)) == {"fp", "asimd", "bf16"}
     assert cpu_flags(str(tmp_path / "missing")) == frozenset()
     # this machine's own flags parse (Linux CI); the rule then decides
-    assert choose_backend(False, cpu_flags()) in ("torch-bf16", "onnx")
+    assert choose_backend(False, cpu_flags()) in ("torch-bf16", "onnx-int8", "onnx")
 
 
 def test_resolve_backend(monkeypatch: pytest.MonkeyPatch) -> None:
