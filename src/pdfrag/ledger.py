@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from pdfrag.identity import sha256_hex
+from pdfrag.index._pymilvus import load as load_pymilvus
 from pdfrag.index.filters import hex_id, in_ids
 from pdfrag.index.milvus import MilvusIndex
 
@@ -63,6 +64,7 @@ class Ledger:
         return self.index.client
 
     def ensure(self) -> None:
+        load_pymilvus()  # before any pymilvus import: see pdfrag.index._pymilvus
         from pymilvus import DataType
 
         c = self.client

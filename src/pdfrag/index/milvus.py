@@ -35,6 +35,7 @@ import numpy as np
 
 from pdfrag.config import IndexSettings, MilvusSettings
 from pdfrag.errors import ConfigError, ModelMismatchError, PdfragError, TransientError
+from pdfrag.index._pymilvus import load as load_pymilvus
 from pdfrag.index.filters import hex_id, in_ids
 
 # 2: analyzer-enabled text + BM25-filled sparse field where supported.
@@ -185,6 +186,7 @@ class MilvusIndex:
     def client(self):
         with self._lock:
             if self._client is None:
+                load_pymilvus()  # before any pymilvus import: see pdfrag.index._pymilvus
                 from pymilvus import MilvusClient
 
                 if is_lite_uri(self.uri):
@@ -328,6 +330,7 @@ class MilvusIndex:
             raise translate_error(e, "drop_collection", self.uri) from e
 
     def _create_with(self, analyzer: tuple[str, dict[str, Any]] | None) -> None:
+        load_pymilvus()  # before any pymilvus import: see pdfrag.index._pymilvus
         from pymilvus import DataType
 
         c = self.client
@@ -350,6 +353,7 @@ class MilvusIndex:
         schema.add_field("pipeline", DataType.VARCHAR, max_length=ID_MAX)
         schema.add_field("metadata", DataType.JSON)
         if analyzer is not None:
+            load_pymilvus()  # before any pymilvus import: see pdfrag.index._pymilvus
             from pymilvus import Function, FunctionType
 
             schema.add_field(SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR, description="BM25 of text, filled by Milvus")
@@ -584,6 +588,7 @@ class MilvusIndex:
         (``RRFRanker``): the best ``k`` of both lists of ``candidates`` rows.
         Scores are RRF scores. Needs a collection with full text
         (``full_text()``)."""
+        load_pymilvus()  # before any pymilvus import: see pdfrag.index._pymilvus
         from pymilvus import AnnSearchRequest, RRFRanker
 
         k = min(int(k), MAX_LIMIT)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pdfrag.index._pymilvus import load as load_pymilvus
 from pdfrag.stack import proc
 
 __all__ = [
@@ -134,6 +135,7 @@ def _locked(home: Path, timeout: float) -> contextlib.AbstractContextManager[Non
 def _probe(uri: str, timeout: float) -> Exception | None:
     """One real client call: None when it succeeds, else the error."""
     try:
+        load_pymilvus()  # before any pymilvus import: see pdfrag.index._pymilvus
         from pymilvus import MilvusClient
     except ImportError as e:  # pragma: no cover - pymilvus is a dependency
         return e
