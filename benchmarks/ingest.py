@@ -335,9 +335,13 @@ def worker_direct(spec: dict[str, Any]) -> dict[str, Any]:
     _preload_heavy_imports()
     from pdfrag.config import load_settings
     from pdfrag.flows.ingest import LOOKAHEAD
-    from pdfrag.pipeline import get_pipeline, new_run
+    from pdfrag.pipeline import Pipeline, get_pipeline, new_run
 
     _silence()
+    timer = StageTimer()
+    for method, stage in PDFRAG_STAGES.items():
+        if hasattr(Pipeline, method):
+            timer.wrap(Pipeline, method, stage)
     settings = load_settings()
     rss = PeakRSS()
     t0 = time.perf_counter()
@@ -395,7 +399,7 @@ def worker_direct(spec: dict[str, Any]) -> dict[str, Any]:
     summary.seconds = time.perf_counter() - t0
     p.save_run(summary)
     wall = time.perf_counter() - t0
-    return {"wall": wall, "peak_rss": rss.stop(), "pages": pages, "chunks_added": chunks_added, "failed": failed}
+    return {"wall": wall, "peak_rss": rss.stop(), "pages": pages, "chunks_added": chunks_added, "failed": failed, "stages": timer.seconds}
 
 
 def worker_reference(spec: dict[str, Any]) -> dict[str, Any]:
