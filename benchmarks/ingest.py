@@ -216,6 +216,17 @@ class PeakRSS:
 class StageTimer:
     """Seconds spent inside each of a class's stage methods (thread-safe sums)."""
 
+    @classmethod
+    def on_pipeline(cls) -> StageTimer:
+        """A timer around pdfrag's Pipeline stage methods (PDFRAG_STAGES)."""
+        from pdfrag.pipeline import Pipeline
+
+        timer = cls()
+        for method, stage in PDFRAG_STAGES.items():
+            if hasattr(Pipeline, method):
+                timer.wrap(Pipeline, method, stage)
+        return timer
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
@@ -293,13 +304,9 @@ def worker_pdfrag(spec: dict[str, Any]) -> dict[str, Any]:
     from pdfrag.config import load_settings
     from pdfrag.flows.ingest import ingest
     from pdfrag.flows.runner import make_task_runner
-    from pdfrag.pipeline import Pipeline
 
     _silence()
-    timer = StageTimer()
-    for method, stage in PDFRAG_STAGES.items():
-        if hasattr(Pipeline, method):
-            timer.wrap(Pipeline, method, stage)
+    timer = StageTimer.on_pipeline()
     settings = load_settings()
     rss = PeakRSS()
     t0 = time.perf_counter()
@@ -335,13 +342,10 @@ def worker_direct(spec: dict[str, Any]) -> dict[str, Any]:
     _preload_heavy_imports()
     from pdfrag.config import load_settings
     from pdfrag.flows.ingest import LOOKAHEAD
-    from pdfrag.pipeline import Pipeline, get_pipeline, new_run
+    from pdfrag.pipeline import get_pipeline, new_run
 
     _silence()
-    timer = StageTimer()
-    for method, stage in PDFRAG_STAGES.items():
-        if hasattr(Pipeline, method):
-            timer.wrap(Pipeline, method, stage)
+    timer = StageTimer.on_pipeline()
     settings = load_settings()
     rss = PeakRSS()
     t0 = time.perf_counter()

@@ -64,8 +64,7 @@ class Ledger:
         return self.index.client
 
     def ensure(self) -> None:
-        load_pymilvus()  # before any pymilvus import: see pdfrag.index._pymilvus
-        from pymilvus import DataType
+        DataType = load_pymilvus().DataType  # not a bare import: see pdfrag.index._pymilvus
 
         c = self.client
         if self.index._call("has_collection", c.has_collection, self.collection):

@@ -21,7 +21,7 @@
 - Any other CPU: ``onnx`` (ONNX Runtime fp32): the same vectors as torch
   fp32 (cosine 1.0000) and 1.05× as fast on an idle 2-core AMD EPYC with
   AVX2 only. bf16 there runs through emulation, many times slower than
-  fp32. int8 was 1.54× as fast there (1.47× ONNX fp32), a smaller gain than
+  fp32. int8 was 1.54× as fast there (1.46× ONNX fp32), a smaller gain than
   with VNNI for the same small loss on the three-corpus questions, and its
   full-set retrieval was not measured on such a CPU: it is not chosen there
   by itself.

@@ -186,8 +186,7 @@ class MilvusIndex:
     def client(self):
         with self._lock:
             if self._client is None:
-                load_pymilvus()  # before any pymilvus import: see pdfrag.index._pymilvus
-                from pymilvus import MilvusClient
+                MilvusClient = load_pymilvus().MilvusClient  # not a bare import: see pdfrag.index._pymilvus
 
                 if is_lite_uri(self.uri):
                     Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
@@ -330,8 +329,7 @@ class MilvusIndex:
             raise translate_error(e, "drop_collection", self.uri) from e
 
     def _create_with(self, analyzer: tuple[str, dict[str, Any]] | None) -> None:
-        load_pymilvus()  # before any pymilvus import: see pdfrag.index._pymilvus
-        from pymilvus import DataType
+        DataType = load_pymilvus().DataType  # not a bare import: see pdfrag.index._pymilvus
 
         c = self.client
         dim = int(self.identity["dimension"])
@@ -353,8 +351,8 @@ class MilvusIndex:
         schema.add_field("pipeline", DataType.VARCHAR, max_length=ID_MAX)
         schema.add_field("metadata", DataType.JSON)
         if analyzer is not None:
-            load_pymilvus()  # before any pymilvus import: see pdfrag.index._pymilvus
-            from pymilvus import Function, FunctionType
+            pm = load_pymilvus()  # not a bare import: see pdfrag.index._pymilvus
+            Function, FunctionType = pm.Function, pm.FunctionType
 
             schema.add_field(SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR, description="BM25 of text, filled by Milvus")
             schema.add_function(
@@ -588,8 +586,8 @@ class MilvusIndex:
         (``RRFRanker``): the best ``k`` of both lists of ``candidates`` rows.
         Scores are RRF scores. Needs a collection with full text
         (``full_text()``)."""
-        load_pymilvus()  # before any pymilvus import: see pdfrag.index._pymilvus
-        from pymilvus import AnnSearchRequest, RRFRanker
+        pm = load_pymilvus()  # not a bare import: see pdfrag.index._pymilvus
+        AnnSearchRequest, RRFRanker = pm.AnnSearchRequest, pm.RRFRanker
 
         k = min(int(k), MAX_LIMIT)
         n = min(max(int(candidates or k), k), MAX_LIMIT)

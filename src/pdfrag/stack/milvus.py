@@ -135,8 +135,7 @@ def _locked(home: Path, timeout: float) -> contextlib.AbstractContextManager[Non
 def _probe(uri: str, timeout: float) -> Exception | None:
     """One real client call: None when it succeeds, else the error."""
     try:
-        load_pymilvus()  # before any pymilvus import: see pdfrag.index._pymilvus
-        from pymilvus import MilvusClient
+        MilvusClient = load_pymilvus().MilvusClient  # not a bare import: see pdfrag.index._pymilvus
     except ImportError as e:  # pragma: no cover - pymilvus is a dependency
         return e
     client = None
