@@ -87,12 +87,13 @@ class ChunkSettings(BaseModel):
     window: int = Field(0, ge=0, description="sentences of context on each side of a sentence when embedding it")
     # How semantic splitting embeds its sentences. Their vectors only decide
     # where chunks end and are never stored, so a faster backend than the
-    # index's costs nothing in the index: auto = onnx-int8 where the index
-    # embeds with ONNX Runtime fp32 (a CPU without VNNI or bf16; 1.5x as fast
-    # on sentences here, the same boundaries but for 17 of 2,955 chunks on
-    # the chunking benchmark), else the index's own embedder; same = always
-    # the index's embedder.
-    split_backend: Literal["auto", "same", "torch", "torch-bf16", "torch-fp16", "onnx", "onnx-int8"] = "auto"
+    # index's costs nothing in the index: auto = static (token vectors
+    # distilled from the model: no forward pass, the chunking benchmark's
+    # recall and IoU on par with the model's sentence vectors) for models
+    # calibrated for it (all-MiniLM-L6-v2), else onnx-int8 where the index
+    # embeds with ONNX Runtime fp32, else the index's own embedder; same =
+    # always the index's embedder.
+    split_backend: Literal["auto", "same", "static", "torch", "torch-bf16", "torch-fp16", "onnx", "onnx-int8"] = "auto"
     # structure: heading path (and a split table's header) as embedding context;
     # how a section too long for one chunk is split (semantic: by breakpoint above)
     heading_prefix: bool = True

@@ -33,8 +33,8 @@ def test_ocr_threads_do_not_change_cache_keys() -> None:
 
 def test_the_chunker_embeds_sentences_on_the_split_backend(tmp_path) -> None:
     """The pipeline's semantic splitting embeds with chunk.split_backend
-    (int8 beside an fp32 ONNX index), and that backend is part of the
-    chunker's configuration, so changing it re-chunks."""
+    (all-MiniLM-L6-v2's static vectors by default), and that backend is
+    part of the chunker's configuration, so changing it re-chunks."""
     from pdfrag.config import ChunkSettings, EmbedSettings
     from pdfrag.pipeline import Pipeline
 
@@ -42,5 +42,6 @@ def test_the_chunker_embeds_sentences_on_the_split_backend(tmp_path) -> None:
         s = Settings(home=str(tmp_path), embed=EmbedSettings(backend="onnx"), chunk=ChunkSettings(split_backend=split_backend))
         return Pipeline(s).chunker.config()["embedder"]
 
-    assert chunker_embedder("auto")["backend"] == "onnx-int8"
+    assert chunker_embedder("auto")["backend"] == "static"
+    assert chunker_embedder("onnx-int8")["backend"] == "onnx-int8"
     assert chunker_embedder("same")["backend"] == "onnx"

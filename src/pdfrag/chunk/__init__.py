@@ -55,12 +55,16 @@ def get_chunker(
 def split_embed_settings(chunk: ChunkSettings, embed: EmbedSettings) -> EmbedSettings:
     """How semantic splitting embeds sentences: the index's embedding
     settings with ``chunk.split_backend`` as the backend (see ChunkSettings;
-    ``auto`` resolves the index's backend on this machine)."""
+    ``auto``: ``static`` for models with a calibrated static centring, else
+    from the index's backend on this machine)."""
+    from pdfrag.chunk.semantic import STATIC_DP_CENTRES
     from pdfrag.embed.backends import resolve_backend
 
     choice = chunk.split_backend
     if choice == "same":
         return embed
+    if choice == "auto" and embed.model in STATIC_DP_CENTRES:
+        return embed.model_copy(update={"backend": "static"})
     index = resolve_backend(embed.backend, embed.device)
     if choice == "auto":
         choice = "onnx-int8" if index == "onnx" else index

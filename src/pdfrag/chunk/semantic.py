@@ -43,8 +43,12 @@ and hard minimum and maximum sizes (popular semantic splitters have none).
    both sides above ``min_size`` when possible); groups below ``min_size``
    join their more similar neighbour when the union fits.
 
-The embedder is the pipeline's (same model and backend as the index), asked
-for lazily; its identity is part of the chunker's configuration.
+The embedder is the pipeline's model on the backend ``chunk.split_backend``
+picks, asked for lazily; its identity is part of the chunker's
+configuration. With the ``static`` backend (token vectors distilled from the
+model, no forward pass; ``pdfrag.embed.static``, the default for
+all-MiniLM-L6-v2) ``dp`` centres on ``STATIC_DP_CENTRES`` (0.25 for
+all-MiniLM-L6-v2 as well, calibrated on the chunking benchmark separately).
 """
 
 from __future__ import annotations
@@ -75,6 +79,10 @@ _FRAGMENT_TOKENS = 5
 # on the chunking benchmark (see the README), else the document's own scale.
 DP_CENTRES: dict[str, float] = {"all-MiniLM-L6-v2": 0.25}
 DP_PERCENTILE = 30.0
+# The same for the model's static token vectors (backend ``static``),
+# calibrated the same way; a model listed here gets static splitting by
+# default (``chunk.split_backend``).
+STATIC_DP_CENTRES: dict[str, float] = {"all-MiniLM-L6-v2": 0.25}
 
 
 class SemanticChunker(Chunker):
@@ -101,9 +109,7 @@ class SemanticChunker(Chunker):
         if min_size >= size:
             raise ValueError(f"min_size ({min_size}) must be smaller than size ({size})")
         self.breakpoint = breakpoint
-        if threshold is None and breakpoint == "dp":
-            threshold = DP_CENTRES.get(tokenizer.profile.name)
-        self.threshold = threshold if threshold is not None else DEFAULT_THRESHOLDS[breakpoint]
+        self._threshold = threshold
         self.window = window
         self.sentence_tokens = sentence_tokens or max(8, min(size // 2, 50))
         if not 1 <= self.sentence_tokens <= size:
@@ -120,6 +126,23 @@ class SemanticChunker(Chunker):
         if not isinstance(e, Embedder):
             e = self._embedder_or_factory = e()
         return e
+
+    @property
+    def static(self) -> bool:
+        """Sentences get static token vectors (``pdfrag.embed.static``)."""
+        return self.embedder.backend == "static"
+
+    @property
+    def threshold(self) -> float | None:
+        """The breakpoint's parameter: as given, else its default; for
+        ``dp``, the centring calibrated for the model (and for its static
+        vectors), else None (the document's own scale)."""
+        if self._threshold is not None:
+            return self._threshold
+        if self.breakpoint == "dp":
+            name = self.tokenizer.profile.name
+            return (STATIC_DP_CENTRES if self.static else DP_CENTRES).get(name)
+        return DEFAULT_THRESHOLDS[self.breakpoint]
 
     def params(self) -> dict[str, Any]:
         return {
@@ -359,3 +382,4 @@ class SemanticChunker(Chunker):
             out[lo : hi + 1] = [(out[lo][0], out[hi][1])]
             idx = lo
         return out
+

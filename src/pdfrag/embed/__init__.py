@@ -2,7 +2,9 @@
 
 Backends (``embed.backend``): ``torch`` (sentence-transformers fp32),
 ``torch-bf16`` (bf16 autocast), ``torch-fp16`` (CUDA), ``onnx`` and
-``onnx-int8`` (ONNX Runtime), and ``auto`` (see ``pdfrag.embed.backends``).
+``onnx-int8`` (ONNX Runtime), and ``auto`` (see ``pdfrag.embed.backends``);
+``static`` (token vectors distilled from the model, for semantic splitting
+only: ``chunk.split_backend``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ def make_embedder(profile: ModelProfile, backend: str, device: str = "auto", thr
         from pdfrag.embed.onnx import OnnxEmbedder
 
         return OnnxEmbedder(profile, int8=backend == "onnx-int8", threads=threads, models_dir=models_dir)
+    if backend == "static":
+        from pdfrag.embed.static import StaticEmbedder
+
+        return StaticEmbedder(profile, models_dir=models_dir)
     raise ConfigError(f"unknown embedding backend {backend!r}", stage="embed", hint="auto, torch, torch-bf16, torch-fp16, onnx or onnx-int8")
 
 

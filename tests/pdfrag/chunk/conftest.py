@@ -36,6 +36,19 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
+def static_embedder() -> Embedder:
+    """The default splitting vectors: all-MiniLM-L6-v2's static token table
+    (built once per machine into the models cache)."""
+    from pdfrag.chunk import split_embed_settings
+    from pdfrag.config import ChunkSettings
+
+    e = get_embedder(split_embed_settings(ChunkSettings(), EmbedSettings(device="cpu")))
+    assert e.backend == "static"
+    e.embed_queries(["warm up"])
+    return e
+
+
+@pytest.fixture(scope="session")
 def english_pages(pdfs: Path) -> list[Page]:
     path = pdfs / "prose" / "docling_multi_page.pdf"
     return PyMuPDFExtractor().extract(path.read_bytes(), source=str(path), doc_id=DOC).pages

@@ -156,14 +156,16 @@ def test_context_after_the_heading_prefix(tok, check) -> None:
 
 
 def test_sentences_for_semantic_splitting_embed_on_the_split_backend() -> None:
-    """auto: int8 where the index embeds with ONNX Runtime fp32, else the
-    index's own settings; same: always those; a backend named: that one.
-    The model and everything else stay the index's."""
+    """auto: the static vectors for a model calibrated for them
+    (all-MiniLM-L6-v2); for others int8 where the index embeds with ONNX
+    Runtime fp32, else the index's own settings; same: always those; a
+    backend named: that one. The model and everything else stay the index's."""
     onnx = EmbedSettings(backend="onnx", batch_size=32)
     auto = split_embed_settings(ChunkSettings(), onnx)
-    assert auto.backend == "onnx-int8" and auto.model == onnx.model and auto.batch_size == 32
+    assert auto.backend == "static" and auto.model == onnx.model and auto.batch_size == 32
     for backend in ("onnx-int8", "torch", "torch-bf16"):
-        assert split_embed_settings(ChunkSettings(), EmbedSettings(backend=backend)).backend == backend
+        assert split_embed_settings(ChunkSettings(), EmbedSettings(backend=backend)).backend == "static"
+        assert split_embed_settings(ChunkSettings(split_backend="same"), EmbedSettings(backend=backend)).backend == backend
     assert split_embed_settings(ChunkSettings(split_backend="same"), onnx) == onnx
     assert split_embed_settings(ChunkSettings(split_backend="torch"), onnx).backend == "torch"
     assert split_embed_settings(ChunkSettings(split_backend="onnx"), onnx) == onnx  # the index's backend: one embedder for both
@@ -171,5 +173,11 @@ def test_sentences_for_semantic_splitting_embed_on_the_split_backend() -> None:
 
     auto = EmbedSettings(backend="auto", device="cpu")  # naming what auto resolves to is the same embedder
     assert split_embed_settings(ChunkSettings(split_backend=resolve_backend("auto", "cpu")), auto) == auto
+    # a model without a static calibration: the rule from the index's backend
+    e5_onnx = EmbedSettings(model="multilingual-e5-small", backend="onnx")
+    assert split_embed_settings(ChunkSettings(), e5_onnx).backend == "onnx-int8"
+    for backend in ("onnx-int8", "torch", "torch-bf16"):
+        e5 = EmbedSettings(model="multilingual-e5-small", backend=backend)
+        assert split_embed_settings(ChunkSettings(), e5) == e5
     e5 = EmbedSettings(model="multilingual-e5-small", backend="onnx")
     assert split_embed_settings(ChunkSettings(), e5).model == "multilingual-e5-small"

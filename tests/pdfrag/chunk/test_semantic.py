@@ -52,6 +52,40 @@ def test_two_topics_split_at_their_boundary(tok, embedder, check, breakpoint, th
     assert [(c.char_start, c.char_end) for c in chunks] == [(0, len(first)), (len(first) + 1, len(text))]
 
 
+# Static token vectors (the default for splitting) ---------------------------------
+
+
+@pytest.mark.parametrize(("breakpoint", "threshold"), [("percentile", None), ("dp", None)])
+def test_static_vectors_split_two_topics_at_their_boundary(tok, static_embedder, check, breakpoint, threshold) -> None:
+    first = " ".join(PASTA)
+    text = first + " " + " ".join(BLACK_HOLES)
+    pages = [Page(1, text)]
+    ch = SemanticChunker(tok, static_embedder, size=tok.budget, min_size=16, breakpoint=breakpoint, threshold=threshold)
+    assert ch.static
+    chunks = ch.chunk(DOC, pages, PIPE)
+    check(chunks, pages, tok, tok.budget)
+    assert [(c.char_start, c.char_end) for c in chunks] == [(0, len(first)), (len(first) + 1, len(text))]
+
+
+def test_static_vectors_have_their_own_dp_centring(tok, embedder, static_embedder, monkeypatch) -> None:
+    """dp centres on the value calibrated for the model's sentence vectors,
+    or for its static ones (both 0.25 for all-MiniLM-L6-v2, calibrated
+    separately); a threshold given is kept; the backend is part of the
+    configuration."""
+    from pdfrag.chunk import semantic
+
+    model = SemanticChunker(tok, embedder)
+    static = SemanticChunker(tok, static_embedder)
+    assert (model.threshold, static.threshold) == (0.25, 0.25)
+    assert not model.static and static.static
+    assert static.config()["embedder"]["backend"] == "static" and model.config()["embedder"]["backend"] != "static"
+    assert model.pipeline_hash({}) != static.pipeline_hash({})
+    monkeypatch.setattr(semantic, "STATIC_DP_CENTRES", {"all-MiniLM-L6-v2": 0.3})
+    assert (model.threshold, static.threshold) == (0.25, 0.3)
+    assert SemanticChunker(tok, static_embedder, threshold=0.2).threshold == 0.2
+    assert SemanticChunker(tok, static_embedder, breakpoint="percentile").threshold == 95.0
+
+
 def test_two_topics_dp_on_the_documents_own_scale(tok, embedder, check, monkeypatch) -> None:
     # a model without a calibrated centring: the document's neighbour similarities set it
     from pdfrag.chunk import semantic
@@ -209,7 +243,7 @@ def test_structure_semantic_invariants_on_corpus_pdfs(tok, embedder, check, engl
     assert chunks == make().chunk(DOC, pages, PIPE)
 
 
-def test_default_settings_give_structure_with_semantic_sections(tok, embedder) -> None:
+def test_default_settings_give_structure_with_semantic_sections(tok, embedder, tmp_path) -> None:
     from pdfrag.chunk.structure import StructureChunker
 
     with pytest.raises(ConfigError, match="embedder"):
@@ -218,3 +252,9 @@ def test_default_settings_give_structure_with_semantic_sections(tok, embedder) -
     assert isinstance(ch, StructureChunker)
     cfg = ch.config()
     assert (cfg["chunker"], cfg["split"], cfg["breakpoint"], cfg["threshold"], cfg["size"]) == ("structure", "semantic", "dp", 0.25, 200)
+    # the pipeline's default splitting vectors are the static ones, with their centring
+    from pdfrag.config import Settings
+    from pdfrag.pipeline import Pipeline
+
+    cfg = Pipeline(Settings(home=str(tmp_path))).chunker.config()
+    assert (cfg["embedder"]["backend"], cfg["threshold"]) == ("static", 0.25)
