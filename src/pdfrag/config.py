@@ -60,11 +60,18 @@ class ExtractSettings(BaseModel):
     # Seconds a worker may go without finishing a page before it is killed
     # and the file fails (a hard limit, unlike page_timeout).
     stall_timeout: float = Field(300.0, gt=0)
+    # A worker that loaded the OCR models (about 500 MiB with their runtime's
+    # buffers) is retired after this many documents in a row without an OCR
+    # page, so a corpus with a few scanned files does not carry them to its
+    # end; the next OCR page loads them again (a second or two). 0: never.
+    ocr_idle_documents: int = Field(4, ge=0)
 
     def hash_config(self) -> dict[str, Any]:
         # Passwords decide whether a file opens, not what its text is: keep
         # them out of cache keys (and out of anything written to storage).
-        return self.model_dump(exclude={"passwords", "password_map", "page_timeout", "paddle_model_dir", "isolate", "stall_timeout", "ocr_threads"})
+        return self.model_dump(
+            exclude={"passwords", "password_map", "page_timeout", "paddle_model_dir", "isolate", "stall_timeout", "ocr_threads", "ocr_idle_documents"}
+        )
 
 
 class ChunkSettings(BaseModel):

@@ -13,7 +13,11 @@ file and the page. A worker that dies (a segmentation fault) fails its file
 the same way. Either way the corpus goes on with a fresh worker.
 
 Workers live as long as the process, one per concurrent extraction, shared
-by every extractor in the process; OCR models load once per worker.
+by every extractor in the process; OCR models load once per worker. A
+worker that loaded them and then goes ``extract.ocr_idle_documents``
+documents in a row without an OCR page is retired, and its memory goes back
+to the system (a corpus with a few scanned files would otherwise carry the
+models to its end); the next OCR page loads them in a fresh worker.
 They are started by ``forkserver`` where the platform has it (safe in a
 process with threads), else ``spawn``.
 """
@@ -139,6 +143,8 @@ class Worker:
 
     def __init__(self) -> None:
         ctx = _context()
+        self.models = False  # has loaded models (OCR) that a retirement would free
+        self.calls_without_models = 0
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_serve, args=(child,), daemon=True, name="pdfrag-extract")
         self.process.start()
@@ -185,7 +191,14 @@ class WorkerPool:
         self._idle: list[Worker] = []
         self._lock = threading.Lock()
 
-    def call(self, fn: Callable[..., Any], *args: Any, stall_timeout: float) -> Any:
+    def call(
+        self, fn: Callable[..., Any], *args: Any, stall_timeout: float, used_models: Callable[[Any], bool] | None = None,
+        retire_after: int = 0,
+    ) -> Any:
+        """``fn(*args)`` in an idle worker (or a new one). With
+        ``used_models`` (did this result need the heavy models?) and
+        ``retire_after`` > 0, a worker that has used them and then answered
+        ``retire_after`` calls in a row without them is retired."""
         with self._lock:
             while self._idle:
                 worker = self._idle.pop()
@@ -200,11 +213,23 @@ class WorkerPool:
         except BaseException:  # stalled, died, or interrupted mid-call: its state is unknown
             worker.kill()
             raise
-        with self._lock:
-            self._idle.append(worker)
+        if ok and used_models is not None and retire_after > 0 and self._retire(worker, used_models(value), retire_after):
+            worker.kill()
+            log.info("extraction worker retired after %d documents without OCR: its OCR models' memory is released", retire_after)
+        else:
+            with self._lock:
+                self._idle.append(worker)
         if ok:
             return value
         raise value  # the function's own exception: the worker is fine
+
+    @staticmethod
+    def _retire(worker: Worker, used: bool, after: int) -> bool:
+        if used:
+            worker.models, worker.calls_without_models = True, 0
+            return False
+        worker.calls_without_models += 1
+        return worker.models and worker.calls_without_models >= after
 
     def close(self) -> None:
         with self._lock:
@@ -217,6 +242,10 @@ class WorkerPool:
 # sent (and their OCR models), so extractors with different settings share
 # workers instead of each keeping its own.
 POOL = WorkerPool()
+
+
+def _used_ocr(doc: ExtractedDocument) -> bool:
+    return bool(doc.stats.get("ocr_pages"))
 
 
 class IsolatedExtractor(Extractor):
@@ -244,7 +273,9 @@ class IsolatedExtractor(Extractor):
             return self.inner.extract(data, source=source, doc_id=doc_id)
         limit = self.settings.stall_timeout
         try:
-            return POOL.call(_extract, self._key, data, source, doc_id, stall_timeout=limit)
+            return POOL.call(
+                _extract, self._key, data, source, doc_id, stall_timeout=limit, used_models=_used_ocr, retire_after=self.settings.ocr_idle_documents,
+            )
         except Stalled as e:
             raise InputError(
                 f"{e.where}: extraction stopped "

@@ -73,11 +73,42 @@ def test_workers_are_reused(pool: WorkerPool) -> None:
     assert pool.call(os.getpid, stall_timeout=30) == first  # an ordinary exception leaves the worker usable
 
 
+def test_a_worker_that_loaded_models_is_retired_when_they_go_unused(pool: WorkerPool) -> None:
+    """Documents with OCR keep a worker; ``retire_after`` in a row without
+    retire it (its models' memory goes back); one that never loaded them is
+    kept however long it goes."""
+    used = iter([False, False, False, True, False, True, False, False, False])
+    pids = [pool.call(os.getpid, stall_timeout=30, used_models=lambda _: next(used), retire_after=2) for _ in range(9)]
+    first = pids[0]
+    assert pids[:7] == [first] * 7  # no models for 3 calls: kept; models, 1 idle, models again, 1 idle
+    assert pids[7] == first  # the second call in a row without models retires it after answering
+    assert pids[8] != first  # a fresh worker takes the next call
+    assert pool.call(os.getpid, stall_timeout=30, used_models=lambda _: True, retire_after=0) == pids[8]  # 0: never retired
+
+
+def test_the_extractor_counts_ocr_pages_as_model_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pdfrag.extract.isolated as iso
+    from pdfrag.types import ExtractedDocument
+
+    seen = {}
+
+    def call(self, fn, *args, stall_timeout, used_models=None, retire_after=0):
+        seen["retire_after"] = retire_after
+        docs = [ExtractedDocument("d", "x.pdf", [], stats={"ocr_pages": n}) for n in (0, 3)]
+        seen["used"] = [used_models(d) for d in docs]
+        return docs[1]
+
+    monkeypatch.setattr(iso.WorkerPool, "call", call)
+    get_extractor(ExtractSettings(ocr_idle_documents=7)).extract(b"%PDF", source="x.pdf", doc_id="d")
+    assert seen == {"retire_after": 7, "used": [False, True]}
+    assert ExtractSettings(ocr_idle_documents=7).hash_config() == ExtractSettings().hash_config()  # not part of any cache key
+
+
 def test_stall_names_the_file_and_page(pdfs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The extractor's error for a stalled worker: file, page, what to do."""
     import pdfrag.extract.isolated as iso
 
-    def stalled(self, fn, *args, stall_timeout):
+    def stalled(self, fn, *args, stall_timeout, **kw):
         raise Stalled(4, stall_timeout)
 
     monkeypatch.setattr(iso.WorkerPool, "call", stalled)
@@ -112,7 +143,7 @@ def test_stall_after_the_last_page_says_so(monkeypatch: pytest.MonkeyPatch) -> N
     document) is not reported on a page 5 that does not exist."""
     import pdfrag.extract.isolated as iso
 
-    def stalled(self, fn, *args, stall_timeout):
+    def stalled(self, fn, *args, stall_timeout, **kw):
         raise Stalled(5, stall_timeout, pages=4)
 
     monkeypatch.setattr(iso.WorkerPool, "call", stalled)
