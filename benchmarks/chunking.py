@@ -36,8 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", help="run only this row (repeatable)")
     ap.add_argument("--no-langchain", action="store_true")
     ap.add_argument("--out", type=Path, help="write the JSON result here")
+    ap.add_argument("--backend", default="auto", help="embedding backend for retrieval (default: auto, as the pipeline)")
     args = ap.parse_args(argv)
-    result = run_benchmark(args.corpus, cache=None if args.no_cache else args.cache, only=args.only, langchain=not args.no_langchain)
+    from pdfrag.config import EmbedSettings
+
+    result = run_benchmark(
+        args.corpus, cache=None if args.no_cache else args.cache, only=args.only, langchain=not args.no_langchain,
+        embed_settings=EmbedSettings(backend=args.backend),
+    )
     print(result["table"])
     print(f"\n{result['embedded_texts']} texts embedded in {result['embedding_seconds']} s; {result['seconds']} s in all", file=sys.stderr)
     if args.out:
