@@ -382,4 +382,3 @@ class SemanticChunker(Chunker):
             out[lo : hi + 1] = [(out[lo][0], out[hi][1])]
             idx = lo
         return out
-

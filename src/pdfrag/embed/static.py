@@ -56,7 +56,8 @@ def static_table_path(profile: ModelProfile, models_dir: Path | None = None) -> 
 
 def build_table(onnx_model: Path, profile: ModelProfile, dest: Path) -> None:
     """Every vocabulary token through the model between the special tokens;
-    rows centred and rank-weighted, saved as float16."""
+    rows centred, rank-weighted and stripped of the common direction, saved
+    as float16."""
     from pdfrag.embed.onnx import _session
     from pdfrag.embed.tokens import _load
 
