@@ -412,13 +412,17 @@ def default_configs(tokenizer: ModelTokenizer, embedder: Embedder, langchain: bo
 def sentence_embedder(settings: Any, embedder: CachingEmbedder, cache: Path | None, log: Callable[[str], None]) -> CachingEmbedder:
     """What semantic splitting embeds sentences with, as the pipeline's
     default chunker does (``chunk.split_backend``): ``embedder`` itself when
-    that is the index's backend, else a caching embedder of its own."""
+    that is the index's backend, else a caching embedder of its own (in
+    memory only for static vectors, which are cheaper to compute than to
+    read back from disk)."""
     from pdfrag.chunk import split_embed_settings
     from pdfrag.config import ChunkSettings
     from pdfrag.embed import get_embedder
 
     split = split_embed_settings(ChunkSettings(), settings)
-    return embedder if split == settings else CachingEmbedder(get_embedder(split), cache, log=log)
+    if split == settings:
+        return embedder
+    return CachingEmbedder(get_embedder(split), None if split.backend == "static" else cache, log=log)
 
 
 def run_benchmark(

@@ -129,8 +129,9 @@ class SemanticChunker(Chunker):
 
     @property
     def static(self) -> bool:
-        """Sentences get static token vectors (``pdfrag.embed.static``)."""
-        return self.embedder.backend == "static"
+        """Sentences get static token vectors (``pdfrag.embed.static``): by
+        the embedder's configuration, which a wrapper (a cache) passes on."""
+        return self.embedder.config().get("backend") == "static"
 
     @property
     def threshold(self) -> float | None:

@@ -172,6 +172,15 @@ class Worker:
             self.process.join(5)
             raise Died(page, self.process.exitcode, pages) from None
 
+    def due_for_retirement(self, used_models: bool, after: int) -> bool:
+        """Count one finished call; True once the worker has loaded models
+        and then gone ``after`` calls in a row without them."""
+        if used_models:
+            self.models, self.calls_without_models = True, 0
+            return False
+        self.calls_without_models += 1
+        return self.models and self.calls_without_models >= after
+
     @property
     def alive(self) -> bool:
         return self.process.is_alive()
@@ -213,7 +222,7 @@ class WorkerPool:
         except BaseException:  # stalled, died, or interrupted mid-call: its state is unknown
             worker.kill()
             raise
-        if ok and used_models is not None and retire_after > 0 and self._retire(worker, used_models(value), retire_after):
+        if ok and used_models is not None and retire_after > 0 and worker.due_for_retirement(used_models(value), retire_after):
             worker.kill()
             log.info("extraction worker retired after %d documents without OCR: its OCR models' memory is released", retire_after)
         else:
@@ -222,14 +231,6 @@ class WorkerPool:
         if ok:
             return value
         raise value  # the function's own exception: the worker is fine
-
-    @staticmethod
-    def _retire(worker: Worker, used: bool, after: int) -> bool:
-        if used:
-            worker.models, worker.calls_without_models = True, 0
-            return False
-        worker.calls_without_models += 1
-        return worker.models and worker.calls_without_models >= after
 
     def close(self) -> None:
         with self._lock:

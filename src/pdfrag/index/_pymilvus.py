@@ -5,8 +5,9 @@ pymilvus configures its own loggers at import time with
 every handler in the process (``logging.config._clearExistingHandlers``).
 Inside a Prefect flow run that includes Prefect's API log handler, whose
 flush waits for the queued run logs to reach the server: on the scale
-corpus's tenth the first Milvus connection took 6.3 s in the flow against
-1.3 s in a plain loop, most of the flow's overhead. Every pdfrag module that
+corpus's tenth the precheck, which opens the first Milvus connection, took
+6.8 s in the flow against 1.8 s in a plain loop, most of the flow's overhead
+then (benchmarks/results/ingest-zen4.md). Every pdfrag module that
 uses pymilvus calls :func:`load` first; pymilvus's own handlers are still
 installed, no other handler is closed.
 """

@@ -83,7 +83,25 @@ def test_static_vectors_have_their_own_dp_centring(tok, embedder, static_embedde
     monkeypatch.setattr(semantic, "STATIC_DP_CENTRES", {"all-MiniLM-L6-v2": 0.3})
     assert (model.threshold, static.threshold) == (0.25, 0.3)
     assert SemanticChunker(tok, static_embedder, threshold=0.2).threshold == 0.2
+    from pdfrag.chunk.evaluation import CachingEmbedder
+
+    cached = SemanticChunker(tok, CachingEmbedder(static_embedder))  # a wrapper: still the static vectors
+    assert cached.static and cached.threshold == 0.3
     assert SemanticChunker(tok, static_embedder, breakpoint="percentile").threshold == 95.0
+
+
+def test_the_chunking_benchmark_splits_as_the_pipeline_does_without_storing_static_vectors(tmp_path) -> None:
+    from pdfrag.chunk.evaluation import CachingEmbedder, sentence_embedder
+    from pdfrag.config import EmbedSettings
+    from pdfrag.embed import get_embedder
+
+    settings = EmbedSettings(backend="onnx")
+    index = CachingEmbedder(get_embedder(settings), tmp_path)
+    split = sentence_embedder(settings, index, tmp_path, log=lambda _m: None)
+    assert split is not index and split.config()["backend"] == "static"
+    assert split.folder is None  # cheaper to compute than to read back
+    split.embed_queries(["A sentence.", "Another one."])
+    assert not list(tmp_path.rglob("*.npz"))
 
 
 def test_two_topics_dp_on_the_documents_own_scale(tok, embedder, check, monkeypatch) -> None:
