@@ -25,6 +25,11 @@ class Embedder(ABC):
     # Texts per forward pass at least (a GPU needs long batches to be busy);
     # max_batch_tokens still caps it.
     min_batch: int = 1
+    # At most this many attention scores per head (texts × longest²) per
+    # forward pass; 0: no such cap. On a CPU the attention matrices of a
+    # long batch spill out of the caches, so long texts go faster in small
+    # batches (backends set it from measurements).
+    max_batch_attention: int = 0
 
     @property
     def dimension(self) -> int:
@@ -75,8 +80,11 @@ class Embedder(ABC):
         while start < len(texts):
             # Long texts go in smaller batches: at most max_batch_tokens per
             # forward pass bounds the memory that attention takes.
-            longest = min(lengths[order[start]], self.profile.max_tokens)
-            size = max(1, min(max(batch_size, self.min_batch, 1), self.max_batch_tokens // max(longest, 1)))
+            longest = max(min(lengths[order[start]], self.profile.max_tokens), 1)
+            size = min(max(batch_size, self.min_batch, 1), self.max_batch_tokens // longest)
+            if self.max_batch_attention:
+                size = min(size, self.max_batch_attention // longest**2)
+            size = max(1, size)
             idx = order[start : start + size * 4]  # hand the backend a few batches at a time
             vecs = self._encode([texts[i] for i in idx], size)
             out[idx] = vecs

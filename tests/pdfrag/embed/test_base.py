@@ -1,0 +1,54 @@
+"""The embedder interface's batching: sorted by length, capped per forward pass."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pdfrag.embed.base import Embedder
+from pdfrag.embed.onnx import OnnxEmbedder
+from pdfrag.embed.profiles import get_profile
+
+
+class Recorder(Embedder):
+    """Encodes each text as its length (in the first coordinate) and records
+    the batch sizes it was asked for."""
+
+    backend = "test"
+
+    def __init__(self) -> None:
+        self.profile = get_profile("all-MiniLM-L6-v2")
+        self.sizes: list[int] = []
+
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        self.sizes.append(batch_size)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        out[:, 0] = [len(t) for t in texts]
+        out[:, 1] = 1.0
+        return out
+
+
+def test_attention_cap_gives_long_texts_small_batches() -> None:
+    rec = Recorder()
+    rec.max_batch_attention = 1 << 18
+    long_text = "word " * 240  # 242 tokens with [CLS] and [SEP]: 2^18 / 242^2 = 4.5
+    short_text = "a few words"
+    texts = [short_text, long_text] * 10
+    vecs = rec.embed_documents(texts, batch_size=32)
+    # Longest first: the long texts' forward passes hold 4 texts, the short ones' 32.
+    assert rec.sizes[0] == 4
+    assert rec.sizes[-1] == 32
+    # The output keeps the input's order whatever the batches were.
+    lengths = vecs[:, 0] / vecs[:, 1]
+    assert np.allclose(lengths[::2], len(short_text)) and np.allclose(lengths[1::2], len(long_text))
+
+
+def test_no_attention_cap_keeps_the_batch_size() -> None:
+    rec = Recorder()
+    rec.embed_documents(["word " * 240] * 8, batch_size=8)
+    assert rec.sizes == [8]
+
+
+def test_onnx_backends_cap_attention() -> None:
+    """The ONNX backends run long texts in small batches (measured faster on CPUs)."""
+    assert OnnxEmbedder.max_batch_attention == 1 << 18
+    assert Recorder.max_batch_attention == 0
