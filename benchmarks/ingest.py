@@ -21,8 +21,9 @@ so that its peak RSS is its own:
    MRR@10), both pipelines' collections searched densely, documents ranked by their best chunk.
 3. Scale, on a generated corpus (real text from ../shared/corpus/chunking_eval, 100 pages a file,
    cached under ~/.cache/pdfrag-bench; short pages of about 75 word pieces): pdfrag's peak RSS on one tenth of it and on all of it, the
-   flow against the same stage functions called in a plain loop (Prefect's overhead), and a refresh
-   of the unchanged corpus against its first ingest. The reference runs on the tenth.
+   flow against the same stage functions called in a plain loop (Prefect's overhead) on the tenth
+   and on all of it, and a refresh of the unchanged corpus against its first ingest. The reference
+   runs on the tenth.
 4. Prefect's overhead again: flow and plain loop alternating on the tenth (``--repeats``, default 3),
    since a busy machine moves single runs by ±10 %.
 
@@ -582,6 +583,8 @@ def main() -> int:
     ap.add_argument("--scale-pages", type=int, default=None, help="pages of the generated corpus (default 10,000; quick 1,000)")
     ap.add_argument("--reference-scale", choices=("tenth", "full", "none"), default="tenth", help="run the reference on the scale corpus too")
     ap.add_argument("--parts", default="shared,zh,scale,overhead", help="comma-separated: shared (and the English set), zh (the Chinese set), scale, overhead")
+    ap.add_argument("--no-full-direct", dest="full_direct", action="store_false",
+                    help="skip the plain loop on the whole scale corpus (Prefect's overhead at scale; about as long as the flow there)")
     ap.add_argument("--repeats", type=int, default=3, help="flow/plain-loop pairs of the overhead part (alternating)")
     ap.add_argument("--out", type=Path, default=None, help="Markdown results (default benchmarks/results/ingest.md, quick: ingest-quick.md)")
     ap.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one, removed at the end)")
@@ -674,6 +677,9 @@ def main() -> int:
             sc["tenth_direct"] = step("direct", "scale-tenth", tenth)
             sc["full_flow"] = step("pdfrag", "scale-full", full)
             sc["refresh"] = step("pdfrag", "scale-full-refresh", full, home=work / "pdfrag-scale-full")
+            if args.full_direct:
+                # Prefect's cost is part fixed per run, part per task run: on the whole corpus too.
+                sc["full_direct"] = step("direct", "scale-full", full)
             if args.reference_scale != "none":
                 target = tenth if args.reference_scale == "tenth" else full
                 sc["reference"] = step("reference", f"scale-{args.reference_scale}", target)
