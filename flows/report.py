@@ -1,5 +1,5 @@
-"""What a person looks at in the Prefect UI: a progress artifact updated per
-document, a summary with totals and pages/s, a per-document table, and a
+"""What a person looks at in the Prefect UI: a progress artifact updated as
+documents finish (at most every two seconds), a summary with totals and pages/s, a per-document table, and a
 random sample of chunks to eyeball. Artifacts are a view: failing to write
 one never fails a run."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from typing import Any
 
 from pdfrag.pipeline import get_pipeline
@@ -19,10 +20,18 @@ SAMPLE_SIZE = 10
 
 
 class ProgressArtifact:
-    def __init__(self, total: int) -> None:
+    """The run's progress bar in the UI. Each update is an API call on the
+    flow's thread and an event the server stores, so updates come at most
+    every ``min_interval`` seconds (the UI polls every few seconds anyway);
+    the last file and ``finish`` always get through."""
+
+    def __init__(self, total: int, min_interval: float = 2.0, clock=time.monotonic) -> None:
         self.total = max(total, 1)
         self.done = 0
         self.id = None
+        self.min_interval = min_interval
+        self._clock = clock
+        self._last = clock()
         try:
             from prefect.artifacts import create_progress_artifact
 
@@ -32,12 +41,15 @@ class ProgressArtifact:
 
     def advance(self, description: str = "") -> None:
         self.done += 1
-        self._set(100.0 * self.done / self.total, description)
+        now = self._clock()
+        if self.done >= self.total or now - self._last >= self.min_interval:
+            self._set(100.0 * self.done / self.total, description)
 
     def finish(self) -> None:
         self._set(100.0, "done")
 
     def _set(self, pct: float, description: str) -> None:
+        self._last = self._clock()
         if self.id is None:
             return
         try:
