@@ -23,7 +23,9 @@ so that its peak RSS is its own:
    cached under ~/.cache/pdfrag-bench; short pages of about 75 word pieces): pdfrag's peak RSS on one tenth of it and on all of it, the
    flow against the same stage functions called in a plain loop (Prefect's overhead) on the tenth
    and on all of it, and a refresh of the unchanged corpus against its first ingest. The reference
-   runs on the tenth.
+   runs on the tenth. Then the flow again on the tenth and on all of it with the collection in a
+   Milvus Lite server process of its own (``--no-lite-server`` skips it): pdfrag's peak RSS without
+   the database's, and the server's.
 4. Prefect's overhead again: flow and plain loop alternating on the tenth (``--repeats``, default 3),
    since a busy machine moves single runs by ±10 %.
 
@@ -176,6 +178,45 @@ def scale_corpus(pages: int) -> Path:
 # --------------------------------------------------------------------------------------------
 # Workers: each runs in its own process and writes one JSON result
 # --------------------------------------------------------------------------------------------
+class TreePeakRSS:
+    """Peak resident memory of another process and its children, sampled."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.start = self._sample()
+        self.peak = self.start
+        self._stop = threading.Event()
+        self.interval = interval
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _sample(self) -> int:
+        total = 0
+        try:
+            procs = [self.proc, *self.proc.children(recursive=True)]
+        except Exception:  # noqa: BLE001 - it exited
+            return 0
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except Exception:  # noqa: BLE001
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            self._stop.wait(self.interval)
+
+    def stop(self) -> tuple[int, int]:
+        """(peak, at start) in bytes."""
+        self._stop.set()
+        self._t.join()
+        return self.peak, self.start
+
+
 class PeakRSS:
     """Peak resident memory of this process and its children: ru_maxrss, and psutil sampling
     of the process tree (in case a library runs a helper process)."""
@@ -301,6 +342,8 @@ def worker_pdfrag(spec: dict[str, Any]) -> dict[str, Any]:
     os.environ["PREFECT_API_URL"] = spec["prefect_url"]
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    if spec.get("milvus_uri"):
+        os.environ["PDFRAG_MILVUS__URI"] = spec["milvus_uri"]
     _preload_heavy_imports()
     from pdfrag.config import load_settings
     from pdfrag.flows.ingest import ingest
@@ -585,6 +628,8 @@ def main() -> int:
     ap.add_argument("--parts", default="shared,zh,scale,overhead", help="comma-separated: shared (and the English set), zh (the Chinese set), scale, overhead")
     ap.add_argument("--no-full-direct", dest="full_direct", action="store_false",
                     help="skip the plain loop on the whole scale corpus (Prefect's overhead at scale; about as long as the flow there)")
+    ap.add_argument("--no-lite-server", dest="lite_server", action="store_false",
+                    help="skip the scale runs with Milvus Lite as a server process of its own (pdfrag's memory apart from the database's)")
     ap.add_argument("--repeats", type=int, default=3, help="flow/plain-loop pairs of the overhead part (alternating)")
     ap.add_argument("--out", type=Path, default=None, help="Markdown results (default benchmarks/results/ingest.md, quick: ingest-quick.md)")
     ap.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one, removed at the end)")
@@ -647,6 +692,21 @@ def main() -> int:
             pdf["tokens"] = pdfrag_tokens(work / f"pdfrag-{label}", pdf["model"])
             return ref, pdf
 
+        def with_lite_server(label: str, corpus_dir: Path) -> dict[str, Any]:
+            from pdfrag.stack.milvus import start_milvus, stop_milvus
+
+            data_dir = work / f"milvus-server-{label}"
+            m = start_milvus(data_dir)
+            watch = TreePeakRSS(m.pid)
+            try:
+                res = step("pdfrag", f"scale-{label}-lite-server", corpus_dir, milvus_uri=m.uri)
+            finally:
+                server_peak, server_start = watch.stop()
+                stop_milvus(data_dir)
+            res["milvus_server"] = {"start_rss": server_start, "peak_rss": server_peak}
+            print(f"{'':>9} {'':<22} Milvus Lite server {server_start / 2**20:.0f} -> peak {server_peak / 2**20:.0f} MiB", flush=True)
+            return res
+
         # 1+2. The shared corpus with the English set, then the Chinese set.
         if "shared" in parts:
             cats = QUICK_CATEGORIES if args.quick else CATEGORIES
@@ -680,6 +740,10 @@ def main() -> int:
             if args.full_direct:
                 # Prefect's cost is part fixed per run, part per task run: on the whole corpus too.
                 sc["full_direct"] = step("direct", "scale-full", full)
+            if args.lite_server:
+                # The same flow with the collection in a Milvus Lite server of its own (as `pdfrag stack up`
+                # runs it): pdfrag's own memory apart from the database's, which holds every row.
+                sc["lite_server"] = {label: with_lite_server(label, corpus_dir) for label, corpus_dir in (("tenth", tenth), ("full", full))}
             if args.reference_scale != "none":
                 target = tenth if args.reference_scale == "tenth" else full
                 sc["reference"] = step("reference", f"scale-{args.reference_scale}", target)

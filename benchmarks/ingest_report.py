@@ -122,6 +122,16 @@ def scale_table(sc: dict[str, Any]) -> list[str]:
         ] if sc.get("full_direct") else []),
         f"| refresh of the unchanged corpus: {_f(rf['wall'])} s ({rf.get('unchanged', 0):,} unchanged, {rf.get('chunks_embedded', 0)} embedded) vs first ingest {_f(ff['wall'])} s | **{_pct(refresh, 2)}** | ≤ 2 % | {ok(refresh <= 0.02)} |",
     ]
+    if sc.get("lite_server"):
+        lt, lf = sc["lite_server"]["tenth"], sc["lite_server"]["full"]
+        ratio = lf["peak_rss"] / lt["peak_rss"]
+        lines += [
+            f"| with the collection in a Milvus Lite server process: pdfrag's peak RSS, tenth → all | "
+            f"{_f(lt['peak_rss'] / MIB, 0)} → {_f(lf['peak_rss'] / MIB, 0)} MiB (**{ratio:.2f}×**) | ≤ 1.2× | {ok(ratio <= 1.2)} |",
+            f"| the Milvus Lite server's own peak RSS (at start), tenth → all | {_f(lt['milvus_server']['peak_rss'] / MIB, 0)} → "
+            f"{_f(lf['milvus_server']['peak_rss'] / MIB, 0)} MiB ({_f(lf['milvus_server']['start_rss'] / MIB, 0)}) | | |",
+            f"| same runs: wall, tenth / all | {_f(lt['wall'])} s / {_f(lf['wall'])} s | | |",
+        ]
     if sc.get("reference"):
         r = sc["reference"]
         pages = sc["tenth_pages"] if r.get("on") == "tenth" else sc["pages"]
