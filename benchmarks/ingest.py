@@ -179,29 +179,29 @@ def scale_corpus(pages: int) -> Path:
 # Workers: each runs in its own process and writes one JSON result
 # --------------------------------------------------------------------------------------------
 class TreePeakRSS:
-    """Peak resident memory of another process and its children, sampled."""
+    """Peak resident memory of a process (this one by default) and its children, sampled."""
 
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
+    def __init__(self, pid: int | None = None, interval: float = 0.05) -> None:
         import psutil
 
         self.proc = psutil.Process(pid)
+        self.interval = interval
         self.start = self._sample()
         self.peak = self.start
         self._stop = threading.Event()
-        self.interval = interval
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
     def _sample(self) -> int:
-        total = 0
         try:
             procs = [self.proc, *self.proc.children(recursive=True)]
         except Exception:  # noqa: BLE001 - it exited
             return 0
+        total = 0
         for p in procs:
             try:
                 total += p.memory_info().rss
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a child that just exited
                 pass
         return total
 
@@ -214,45 +214,22 @@ class TreePeakRSS:
         """(peak, at start) in bytes."""
         self._stop.set()
         self._t.join()
+        self.peak = max(self.peak, self._sample())
         return self.peak, self.start
 
 
-class PeakRSS:
+class PeakRSS(TreePeakRSS):
     """Peak resident memory of this process and its children: ru_maxrss, and psutil sampling
     of the process tree (in case a library runs a helper process)."""
 
     def __init__(self, interval: float = 0.05) -> None:
-        import psutil
+        super().__init__(None, interval)
 
-        self.proc = psutil.Process()
-        self.peak = 0
-        self.interval = interval
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-
-    def _sample(self) -> int:
-        total = 0
-        for p in [self.proc, *self.proc.children(recursive=True)]:
-            try:
-                total += p.memory_info().rss
-            except Exception:  # noqa: BLE001 - a child that just exited
-                pass
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._sample())
-            self._stop.wait(self.interval)
-
-    def stop(self) -> int:
+    def stop(self) -> int:  # type: ignore[override]
         import resource
 
-        self._stop.set()
-        self._t.join()
-        self.peak = max(self.peak, self._sample())
-        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        return max(self.peak, maxrss)
+        peak, _ = super().stop()
+        return max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
 class StageTimer:
@@ -697,7 +674,7 @@ def main() -> int:
 
             data_dir = work / f"milvus-server-{label}"
             m = start_milvus(data_dir)
-            watch = TreePeakRSS(m.pid)
+            watch = TreePeakRSS(m.pid, interval=0.1)
             try:
                 res = step("pdfrag", f"scale-{label}-lite-server", corpus_dir, milvus_uri=m.uri)
             finally:

@@ -52,3 +52,17 @@ def test_onnx_backends_cap_attention() -> None:
     """The ONNX backends run long texts in small batches (measured faster on CPUs)."""
     assert OnnxEmbedder.max_batch_attention == 1 << 18
     assert Recorder.max_batch_attention == 0
+
+
+def test_min_batch_sets_the_smallest_forward_pass() -> None:
+    """A GPU embedder asks for batches of at least ``min_batch`` texts, still
+    capped by ``max_batch_tokens``."""
+    rec = Recorder()
+    rec.embed_documents(["text"] * 10, batch_size=2)
+    assert rec.sizes[0] == 2
+    rec.min_batch, rec.sizes = 8, []
+    rec.embed_documents(["text"] * 10, batch_size=2)
+    assert rec.sizes[0] == 8
+    rec.max_batch_tokens, rec.sizes = 12, []  # 3 tokens a text ([CLS] text [SEP]): 4 fit
+    rec.embed_documents(["text"] * 10, batch_size=2)
+    assert rec.sizes[0] == 4

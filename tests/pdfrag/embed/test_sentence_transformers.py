@@ -202,30 +202,3 @@ def test_plain_pooling_only_for_encoder_pooling_normalize() -> None:
     assert _plain_pooling([enc, module("Pooling", pooling_mode="max")]) is None
     assert _plain_pooling([module("Transformer"), module("Pooling", pooling_mode="mean")]) is None
     assert _plain_pooling([enc, module("Pooling", pooling_mode="mean", include_prompt=False)]) is None
-
-
-def test_min_batch_sets_the_smallest_forward_pass() -> None:
-    """A GPU embedder asks for batches of at least ``min_batch`` texts, still
-    capped by ``max_batch_tokens``."""
-    from pdfrag.embed.base import Embedder
-
-    class Recorder(Embedder):
-        backend = "test"
-
-        def __init__(self) -> None:
-            self.profile = get_profile("all-MiniLM-L6-v2")
-            self.sizes: list[int] = []
-
-        def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-            self.sizes.append(batch_size)
-            return np.ones((len(texts), self.dimension), dtype=np.float32)
-
-    rec = Recorder()
-    rec.embed_documents(["text"] * 10, batch_size=2)
-    assert rec.sizes[0] == 2
-    rec.min_batch, rec.sizes = 8, []
-    rec.embed_documents(["text"] * 10, batch_size=2)
-    assert rec.sizes[0] == 8
-    rec.max_batch_tokens, rec.sizes = 12, []  # 3 tokens a text ([CLS] text [SEP]): 4 fit
-    rec.embed_documents(["text"] * 10, batch_size=2)
-    assert rec.sizes[0] == 4
