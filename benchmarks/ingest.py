@@ -210,12 +210,12 @@ class TreePeakRSS:
             self.peak = max(self.peak, self._sample())
             self._stop.wait(self.interval)
 
-    def stop(self) -> tuple[int, int]:
-        """(peak, at start) in bytes."""
+    def stop(self) -> int:
+        """The peak in bytes (``start``: the tree's size when sampling began)."""
         self._stop.set()
         self._t.join()
         self.peak = max(self.peak, self._sample())
-        return self.peak, self.start
+        return self.peak
 
 
 class PeakRSS(TreePeakRSS):
@@ -225,11 +225,10 @@ class PeakRSS(TreePeakRSS):
     def __init__(self, interval: float = 0.05) -> None:
         super().__init__(None, interval)
 
-    def stop(self) -> int:  # type: ignore[override]
+    def stop(self) -> int:
         import resource
 
-        peak, _ = super().stop()
-        return max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        return max(super().stop(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
 class StageTimer:
@@ -678,10 +677,10 @@ def main() -> int:
             try:
                 res = step("pdfrag", f"scale-{label}-lite-server", corpus_dir, milvus_uri=m.uri)
             finally:
-                server_peak, server_start = watch.stop()
+                watch.stop()
                 stop_milvus(data_dir)
-            res["milvus_server"] = {"start_rss": server_start, "peak_rss": server_peak}
-            print(f"{'':>9} {'':<22} Milvus Lite server {server_start / 2**20:.0f} -> peak {server_peak / 2**20:.0f} MiB", flush=True)
+            res["milvus_server"] = {"start_rss": watch.start, "peak_rss": watch.peak}
+            print(f"{'':>9} {'':<22} Milvus Lite server {watch.start / 2**20:.0f} -> peak {watch.peak / 2**20:.0f} MiB", flush=True)
             return res
 
         # 1+2. The shared corpus with the English set, then the Chinese set.

@@ -1,7 +1,7 @@
 """What a person looks at in the Prefect UI: a progress artifact updated as
-documents finish (at most every two seconds), a summary with totals and pages/s, a per-document table, and a
-random sample of chunks to eyeball. Artifacts are a view: failing to write
-one never fails a run."""
+documents finish (at most every two seconds), a summary with totals and
+pages/s, a per-document table, and a random sample of chunks to eyeball.
+Artifacts are a view: failing to write one never fails a run."""
 
 from __future__ import annotations
 

@@ -151,7 +151,7 @@ class OnnxEmbedder(Embedder):
     # multilingual-e5-small at 380 tokens 6,785 / 6,415 / 5,717; at 200
     # tokens 7,948 / 8,500 / 7,168; all-MiniLM-L6-v2 at 256 tokens 11,243 /
     # 14,669 / 12,617, at 128 tokens 11,653 / 12,456 / 16,124.
-    max_batch_attention: ClassVar[int] = 1 << 18
+    max_batch_attention = 1 << 18
 
     def __init__(self, profile: ModelProfile, int8: bool = False, threads: int = 0, models_dir: Path | str | None = None) -> None:
         self.profile = profile

@@ -48,10 +48,22 @@ def test_no_attention_cap_keeps_the_batch_size() -> None:
     assert rec.sizes == [8]
 
 
-def test_onnx_backends_cap_attention() -> None:
-    """The ONNX backends run long texts in small batches (measured faster on CPUs)."""
-    assert OnnxEmbedder.max_batch_attention == 1 << 18
-    assert Recorder.max_batch_attention == 0
+def test_onnx_backend_runs_long_texts_in_small_batches(monkeypatch) -> None:
+    """The ONNX backend's own batching (its session is never built here:
+    ``_encode`` records what it is asked for)."""
+    emb = OnnxEmbedder(get_profile("all-MiniLM-L6-v2"), int8=True)
+    sizes: list[int] = []
+
+    def encode(texts: list[str], batch_size: int) -> np.ndarray:
+        sizes.append(batch_size)
+        return np.ones((len(texts), emb.dimension), dtype=np.float32)
+
+    monkeypatch.setattr(emb, "_encode", encode)
+    emb.embed_documents(["word " * 240] * 8 + ["a few words"] * 200, batch_size=32)
+    # Longest first, four batches' worth a call: 242 tokens allow 2^18 / 242^2 = 4.5 texts a pass
+    # (the 8 long texts and 8 short ones go in passes of 4), the rest of the short ones 32.
+    assert sizes == [4, 32, 32]
+    assert emb._session is None
 
 
 def test_min_batch_sets_the_smallest_forward_pass() -> None:
