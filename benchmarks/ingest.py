@@ -267,7 +267,7 @@ class StageTimer:
 
 
 PDFRAG_STAGES = {
-    "precheck": "precheck", "plan": "plan", "extract": "extract", "chunk": "chunk", "embed": "embed",
+    "precheck": "precheck", "plan": "plan", "extract": "extract", "chunk": "chunk", "embed_many": "embed",
     "index_document": "index", "finalize": "index", "record_failure": "bookkeeping", "save_run": "bookkeeping",
 }
 
@@ -395,9 +395,14 @@ def worker_direct(spec: dict[str, Any]) -> dict[str, Any]:
 
         def flush() -> None:
             nonlocal pages, chunks_added, failed, batch, batch_rows
-            for f, pg, ch in batch:
+            try:
+                vectors = p.embed_many([ch for _, _, ch in batch])
+            except Exception:  # noqa: BLE001 - as in the flow: the batch's files fail, the run goes on
+                failed += len(batch)
+                batch, batch_rows = [], 0
+                return
+            for (f, pg, ch), vec in zip(batch, vectors, strict=True):
                 try:
-                    vec = p.embed(ch)
                     r = p.index_document(f, pg, ch, vec, plan.previous.get(f.uri), summary.run_id)
                 except Exception:  # noqa: BLE001 - as in the flow: the file fails, the run goes on
                     failed += 1

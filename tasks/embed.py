@@ -11,6 +11,14 @@ from pdfrag.tasks._retry import RETRY
 from pdfrag.types import StageOutput
 
 
-@task(name="embed", cache_policy=NO_CACHE, **RETRY)
-def embed(chunks: StageOutput, config: dict[str, Any] | None = None, label: str = "") -> StageOutput:
-    return get_pipeline(config).embed(chunks, progress=progress.reporter().chunk_callback(label))
+def _name(parameters: dict[str, Any]) -> str:
+    chunks = parameters["chunks"]
+    return f"embed-{len(chunks)}-document{'s' if len(chunks) != 1 else ''}"
+
+
+# One task run per batch of documents, not per document: the model sees all of
+# the batch's texts at once (full, length-sorted batches), and a run of many
+# small files does not pay Prefect's per-task cost once more for each.
+@task(name="embed", task_run_name=_name, cache_policy=NO_CACHE, **RETRY)
+def embed(chunks: list[StageOutput], config: dict[str, Any] | None = None, label: str = "") -> list[StageOutput]:
+    return get_pipeline(config).embed_many(chunks, progress=progress.reporter().chunk_callback(label))

@@ -222,20 +222,38 @@ class Pipeline:
         return StageOutput("chunks", key, self.store.uri(obj), t.num_rows, stats={"tokens": int(sum(c.token_count for c in chunks))})
 
     def embed(self, chunks: StageOutput, progress=None) -> StageOutput:
+        return self.embed_many([chunks], progress=progress)[0]
+
+    def embed_many(self, chunks: list[StageOutput], progress=None) -> list[StageOutput]:
+        """Embed several documents' chunks in one pass of the model: the texts
+        of every document not yet embedded are sorted by length together, so
+        batches stay full and pad little however small each document is. Each
+        document still gets its own embeddings file, keyed by its chunks."""
         emb = self.embedder
-        key = stage_key(chunks.key, "embeddings", emb.config())
-        obj = stage_object_key("embeddings", key)
-        if self.store.exists(obj):
-            return StageOutput("embeddings", key, self.store.uri(obj), self.store.get_table(obj).num_rows, cached=True)
-        t = self.store.get_table(stage_object_key("chunks", chunks.key))
-        # A chunk's embedding text may carry context (heading path, table header).
-        metas = t.column("metadata").to_pylist() if "metadata" in t.column_names else [None] * t.num_rows
-        texts = [embedding_text(x, m) for x, m in zip(t.column("text").to_pylist(), metas, strict=True)]
+        out: list[StageOutput | None] = [None] * len(chunks)
+        todo: list[tuple[int, str, str, pa.ChunkedArray, int]] = []  # position, key, object, chunk ids, first text
+        texts: list[str] = []
+        for i, c in enumerate(chunks):
+            key = stage_key(c.key, "embeddings", emb.config())
+            obj = stage_object_key("embeddings", key)
+            if self.store.exists(obj):
+                out[i] = StageOutput("embeddings", key, self.store.uri(obj), self.store.get_table(obj).num_rows, cached=True)
+                continue
+            t = self.store.get_table(stage_object_key("chunks", c.key))
+            # A chunk's embedding text may carry context (heading path, table header).
+            metas = t.column("metadata").to_pylist() if "metadata" in t.column_names else [None] * t.num_rows
+            todo.append((i, key, obj, t.column("chunk_id"), len(texts)))
+            texts += [embedding_text(x, m) for x, m in zip(t.column("text").to_pylist(), metas, strict=True)]
+        if not todo:
+            return out  # type: ignore[return-value]
         vectors = emb.embed_documents(texts, batch_size=self.settings.embed.batch_size, progress=progress)
-        flat = pa.array(vectors.reshape(-1), type=pa.float32())
-        out = pa.table({"chunk_id": t.column("chunk_id"), "vector": pa.FixedSizeListArray.from_arrays(flat, emb.dimension)})
-        self.store.put_table(obj, out)
-        return StageOutput("embeddings", key, self.store.uri(obj), out.num_rows, stats={"embedded": len(texts)})
+        for i, key, obj, ids, first in todo:
+            vecs = vectors[first : first + len(ids)]
+            flat = pa.array(vecs.reshape(-1), type=pa.float32())
+            t = pa.table({"chunk_id": ids, "vector": pa.FixedSizeListArray.from_arrays(flat, emb.dimension)})
+            self.store.put_table(obj, t)
+            out[i] = StageOutput("embeddings", key, self.store.uri(obj), t.num_rows, stats={"embedded": len(ids)})
+        return out  # type: ignore[return-value]
 
     def index_document(self, f: SourceFile, pages: StageOutput, chunks: StageOutput, vectors: StageOutput, previous_doc_id: str | None, run_id: str) -> IndexResult:
         """Upsert the document's chunks, drop what they replace, then record

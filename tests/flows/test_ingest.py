@@ -41,14 +41,14 @@ def encode_calls(monkeypatch):
     backend; a chunker that embeds sentences is not counted), to prove a
     rerun embeds nothing."""
     calls: list[int] = []
-    original = Pipeline.embed
+    original = Pipeline.embed_many
 
     def spy(self, *args, **kwargs):
         out = original(self, *args, **kwargs)
-        calls.append(int(out.stats.get("embedded", 0)))
+        calls.extend(int(o.stats.get("embedded", 0)) for o in out)
         return out
 
-    monkeypatch.setattr(Pipeline, "embed", spy)
+    monkeypatch.setattr(Pipeline, "embed_many", spy)
     return calls
 
 
