@@ -204,3 +204,10 @@ def test_passwords_stay_out_of_hash_config() -> None:
     assert a.hash_config() == b.hash_config()
     assert "secret" not in repr(a.hash_config())
     assert ExtractSettings(min_page_chars=5).hash_config() != b.hash_config()
+
+
+def test_releasing_ocr_memory_is_on_by_default_and_outside_cache_keys(cfg_home: Path, monkeypatch) -> None:
+    assert ExtractSettings().ocr_release_memory is True
+    assert ExtractSettings(ocr_release_memory=False).hash_config() == ExtractSettings().hash_config()  # what is read is the same
+    monkeypatch.setenv("PDFRAG_EXTRACT__OCR_RELEASE_MEMORY", "false")
+    assert load_settings().extract.ocr_release_memory is False

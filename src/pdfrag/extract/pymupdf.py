@@ -104,7 +104,7 @@ class PyMuPDFExtractor(Extractor):
             from pdfrag.extract.ocr import get_reader
 
             s = self.settings
-            self._reader = get_reader(s.ocr, s.ocr_dpi, s.ocr_layout, s.ocr_tables, s.paddle_model_dir, s.ocr_threads)
+            self._reader = get_reader(s.ocr, s.ocr_dpi, s.ocr_layout, s.ocr_tables, s.paddle_model_dir, s.ocr_threads, s.ocr_release_memory)
         return self._reader
 
     def config(self) -> dict[str, Any]:

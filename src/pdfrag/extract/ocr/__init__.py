@@ -20,7 +20,9 @@ def ocr_available(engine: str) -> bool:
 
 
 @lru_cache(maxsize=4)
-def get_reader(engine: str, dpi: int, layout: bool, tables: bool, paddle_model_dir: str = "", threads: int = 0) -> PageReader | None:
+def get_reader(
+    engine: str, dpi: int, layout: bool, tables: bool, paddle_model_dir: str = "", threads: int = 0, release_memory: bool = True
+) -> PageReader | None:
     """A page reader for ``engine`` (auto | rapidocr | paddle | off). ``auto``
     gives None when the OCR extra is not installed; a named engine that
     cannot load raises ``ConfigError``."""
@@ -34,7 +36,7 @@ def get_reader(engine: str, dpi: int, layout: bool, tables: bool, paddle_model_d
         else:
             from pdfrag.extract.ocr.rapid import RapidOcrEngine
 
-            ocr = RapidOcrEngine(threads)
+            ocr = RapidOcrEngine(threads, release_memory=release_memory)
     except ConfigError:
         if engine == "auto":
             return None

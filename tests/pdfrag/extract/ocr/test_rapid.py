@@ -119,3 +119,39 @@ def test_detector_alone_finds_the_quads_of_rapidocrs_own_call(pdfs) -> None:
     strip = np.ascontiguousarray(np.concatenate([band] * 12, axis=1))  # width/height far above RapidOCR's 8: padded by its pipeline
     wide = engine._boxes(det, strip)
     assert wide is not None and len(wide) and np.array_equal(np.asarray(engine._engine(strip, use_det=True, use_cls=False, use_rec=False).boxes), wide)
+
+
+def test_released_arenas_read_the_same_lines_and_shrink_with_a_tiny_run(pdfs) -> None:
+    """Releasing the models' memory after each page changes nothing that is
+    read; the release is a tiny run of each model with ONNX Runtime's arena
+    shrinkage turned on."""
+    pytest.importorskip("rapidocr")
+    import pymupdf
+
+    from pdfrag.extract.ocr import get_reader
+    from pdfrag.extract.ocr import rapid
+
+    doc = pymupdf.open(pdfs / "scanned" / "docling_ocr_test.pdf")
+    kept, released = (get_reader("rapidocr", 200, False, False, release_memory=r) for r in (False, True))
+    assert not kept.engine.release_memory and released.engine.release_memory
+    img, _ = kept.render(doc[0])
+    for reader in (kept, released):  # a page each way, twice: the second read runs on the arenas the first left
+        first = reader.engine.detect(img)
+        assert reader.engine.detect(img) == first and len(first) >= 3
+    assert released.engine.detect(img) == kept.engine.detect(img)
+    crops = [np.ascontiguousarray(img[int(q[0][1]) : int(q[2][1]) + 1, int(q[0][0]) : int(q[2][0]) + 1]) for q in first[:5]]
+    assert released.engine.recognize(crops) == kept.engine.recognize(crops)
+    assert [ln.text for ln in released.engine.read(img)] == [ln.text for ln in kept.engine.read(img)]
+
+    calls = []
+
+    class Session:  # stands for ONNX Runtime's session inside RapidOCR's wrapper
+        def get_inputs(self):
+            return [type("Input", (), {"name": "x"})()]
+
+        def run(self, outputs, feed, options):
+            calls.append((feed["x"].shape, options.get_run_config_entry("memory.enable_memory_arena_shrinkage")))
+
+    rapid.release_arena(type("Wrapper", (), {"session": Session()})(), (1, 3, 48, 96))
+    rapid.release_arena(None, (1, 3, 32, 32))  # no session: nothing to do
+    assert calls == [((1, 3, 48, 96), "cpu:0")]
