@@ -161,6 +161,14 @@ class RapidOcrEngine(OcrEngine):
 
 
 _REC_HEIGHT = 48
+# The recognizer costs about 61 us a column of padded width here and about
+# 2.5 ms a call (some 40 columns' worth, measured on batches of 1-16 lines
+# of 48-960 px): batches are cut where that cost is least (``rec_batches``),
+# at least 96 px wide, at most 32 lines.
+_REC_BATCHING = {"floor": 96, "cap": 32, "overhead": 40}
+_COARSE_SIDE = 960
+_MIN_LINE_PX = 14
+
 _shrink_options: Any = None
 
 
@@ -192,13 +200,6 @@ def release_arena(session: Any, shape: tuple[int, ...]) -> None:
         ort_session.run(None, {name: np.zeros(shape, dtype=np.float32)}, _shrink_options)
     except Exception:  # noqa: BLE001 - memory housekeeping never fails a page
         log.debug("could not release the OCR model's memory arena", exc_info=True)
-# The recognizer costs about 61 us a column of padded width here and about
-# 2.5 ms a call (some 40 columns' worth, measured on batches of 1-16 lines
-# of 48-960 px): batches are cut where that cost is least (``rec_batches``),
-# at least 96 px wide, at most 32 lines.
-_REC_BATCHING = {"floor": 96, "cap": 32, "overhead": 40}
-_COARSE_SIDE = 960
-_MIN_LINE_PX = 14
 
 
 def _small_print(image: np.ndarray, side: int = _COARSE_SIDE) -> bool:
