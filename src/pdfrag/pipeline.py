@@ -230,7 +230,7 @@ class Pipeline:
         batches stay full and pad little however small each document is. Each
         document still gets its own embeddings file, keyed by its chunks."""
         emb = self.embedder
-        out: list[StageOutput | None] = [None] * len(chunks)
+        out: dict[int, StageOutput] = {}
         todo: list[tuple[int, str, str, pa.ChunkedArray, int]] = []  # position, key, object, chunk ids, first text
         texts: list[str] = []
         for i, c in enumerate(chunks):
@@ -244,16 +244,14 @@ class Pipeline:
             metas = t.column("metadata").to_pylist() if "metadata" in t.column_names else [None] * t.num_rows
             todo.append((i, key, obj, t.column("chunk_id"), len(texts)))
             texts += [embedding_text(x, m) for x, m in zip(t.column("text").to_pylist(), metas, strict=True)]
-        if not todo:
-            return out  # type: ignore[return-value]
-        vectors = emb.embed_documents(texts, batch_size=self.settings.embed.batch_size, progress=progress)
-        for i, key, obj, ids, first in todo:
-            vecs = vectors[first : first + len(ids)]
-            flat = pa.array(vecs.reshape(-1), type=pa.float32())
-            t = pa.table({"chunk_id": ids, "vector": pa.FixedSizeListArray.from_arrays(flat, emb.dimension)})
-            self.store.put_table(obj, t)
-            out[i] = StageOutput("embeddings", key, self.store.uri(obj), t.num_rows, stats={"embedded": len(ids)})
-        return out  # type: ignore[return-value]
+        if todo:
+            vectors = emb.embed_documents(texts, batch_size=self.settings.embed.batch_size, progress=progress)
+            for i, key, obj, ids, first in todo:
+                flat = pa.array(vectors[first : first + len(ids)].reshape(-1), type=pa.float32())
+                t = pa.table({"chunk_id": ids, "vector": pa.FixedSizeListArray.from_arrays(flat, emb.dimension)})
+                self.store.put_table(obj, t)
+                out[i] = StageOutput("embeddings", key, self.store.uri(obj), t.num_rows, stats={"embedded": len(ids)})
+        return [out[i] for i in range(len(chunks))]
 
     def index_document(self, f: SourceFile, pages: StageOutput, chunks: StageOutput, vectors: StageOutput, previous_doc_id: str | None, run_id: str) -> IndexResult:
         """Upsert the document's chunks, drop what they replace, then record
