@@ -18,10 +18,6 @@ from pdfrag.types import StageOutput
 GPU_LIMIT = "pdfrag-gpu-embed"
 
 
-def _label(chunks: list[StageOutput]) -> str:
-    return chunks[0].key[:12] if len(chunks) == 1 else f"{len(chunks)} documents"
-
-
 def manifest_key(flow_run_id: str) -> str:
     return f"manifests/embed/{flow_run_id}.json"
 
@@ -33,7 +29,7 @@ def embed(chunks: list[StageOutput], config: dict[str, Any] | None = None) -> li
     import json
 
     with concurrency(GPU_LIMIT, occupy=1, strict=False):
-        outputs = embed_tasks.embed(chunks, config, label=_label(chunks))
+        outputs = embed_tasks.embed(chunks, config)
     run_id = runtime.flow_run.id
     if run_id:
         p = get_pipeline(config)
@@ -45,7 +41,7 @@ def embed_batch(chunks: list[StageOutput], config: dict[str, Any] | None, deploy
     """Embed a batch of documents' chunks: through the ``embed`` deployment
     when one is configured, else in this process with the same task."""
     if not deployment:
-        return embed_tasks.embed(chunks, config, label=_label(chunks))
+        return embed_tasks.embed(chunks, config)
     import json
 
     from prefect.deployments import run_deployment

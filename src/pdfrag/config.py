@@ -66,10 +66,11 @@ class ExtractSettings(BaseModel):
     # end; the next OCR page loads them again (a second or two). 0: never.
     ocr_idle_documents: int = Field(4, ge=0)
     # Hand the OCR models' working memory (ONNX Runtime's arenas) back after
-    # each page's detection and recognition. Kept, it grows with every new
+    # each detection and recognition call. Kept, it grows with every new
     # page size and line width: a worker that read the corpus's scanned
     # folder twice ended 1.6 GiB above its start, against 0.7 GiB released,
-    # for 2-20 % more time on OCR pages (benchmarks/ocr_memory.py).
+    # for -3 to +20 % time on OCR pages over four paired runs
+    # (benchmarks/ocr_memory.py).
     ocr_release_memory: bool = True
 
     def hash_config(self) -> dict[str, Any]:

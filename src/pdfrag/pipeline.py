@@ -230,14 +230,15 @@ class Pipeline:
         batches stay full and pad little however small each document is. Each
         document still gets its own embeddings file, keyed by its chunks."""
         emb = self.embedder
+        config = emb.config()
         out: dict[int, StageOutput] = {}
         todo: list[tuple[int, str, str, pa.ChunkedArray, int]] = []  # position, key, object, chunk ids, first text
         texts: list[str] = []
         for i, c in enumerate(chunks):
-            key = stage_key(c.key, "embeddings", emb.config())
+            key = stage_key(c.key, "embeddings", config)
             obj = stage_object_key("embeddings", key)
-            if self.store.exists(obj):
-                out[i] = StageOutput("embeddings", key, self.store.uri(obj), self.store.get_table(obj).num_rows, cached=True)
+            if self.store.exists(obj):  # one row per chunk, as written below (index_document checks the ids)
+                out[i] = StageOutput("embeddings", key, self.store.uri(obj), c.rows, cached=True)
                 continue
             t = self.store.get_table(stage_object_key("chunks", c.key))
             # A chunk's embedding text may carry context (heading path, table header).

@@ -82,6 +82,6 @@ def test_embed_many_embeds_documents_together_and_keeps_one_file_each(tmp_path, 
         np.testing.assert_allclose(together, alone, atol=1e-4)
 
     second = p.embed_many([chunks[2], chunks[0]])
-    assert second[1].cached and second[1].key == first[0].key
+    assert second[1].cached and second[1].key == first[0].key and second[1].rows == chunks[0].rows == first[0].rows
     assert not second[0].cached and second[0].stats["embedded"] == chunks[2].rows
     assert p.embed_many([]) == []

@@ -181,8 +181,8 @@ def release_arena(session: Any, shape: tuple[int, ...]) -> None:
     grows with the variety of pages. Measured on the corpus's scanned folder
     read twice (benchmarks/ocr_memory.py): a worker ended 1.6 GiB above its
     start with the arenas kept, 0.6-0.7 GiB with them released after each
-    page's detection and recognition, for 2-20 % more time on those pages
-    (the next page allocates again).
+    detection and recognition call, for -3 to +20 % time on those pages
+    over four paired runs (the next call allocates again).
     ``session`` is RapidOCR's ``OrtInferSession`` (its ``session`` the ONNX
     Runtime one); anything else is left alone."""
     global _shrink_options
