@@ -13,7 +13,11 @@ def make_task_runner(settings: RunnerSettings | None = None):
     if s.kind == "threads":
         from prefect.task_runners import ThreadPoolTaskRunner
 
-        return ThreadPoolTaskRunner(max_workers=s.workers)
+        # Each document's chunk task is submitted with its extract task's
+        # future and waits for it on a thread of its own; with only
+        # ``workers`` threads those waits took half of them, and one
+        # document was extracted at a time instead of ``workers``.
+        return ThreadPoolTaskRunner(max_workers=2 * s.workers)
     if s.kind == "dask":
         try:
             from prefect_dask import DaskTaskRunner

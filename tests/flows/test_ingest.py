@@ -154,6 +154,39 @@ EXPECTED_BAD = {
 }
 
 
+def test_workers_documents_are_extracted_at_once(run, pdfs, tmp_path, monkeypatch):
+    """Each chunk task waits on a thread for its document's extraction; those
+    waits must not take the threads that extract (runner.workers, 2 here)."""
+    import threading
+    import time
+
+    from pdfrag.config import load_settings
+
+    workers = load_settings().runner.workers
+    assert workers == 2
+    src = _copy(pdfs, tmp_path / "src", {"prose": FIXTURES["prose"], "two_column": FIXTURES["two_column"]})
+    lock = threading.Lock()
+    running = [0]
+    most: list[int] = []
+    original = Pipeline.extract
+
+    def slow_extract(self, *args, **kwargs):
+        with lock:
+            running[0] += 1
+            most.append(running[0])
+        try:
+            time.sleep(0.5)  # long enough for the other worker to start its document
+            return original(self, *args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(Pipeline, "extract", slow_extract)
+    summary = run(src)
+    assert summary.indexed == 4 and summary.failed == []
+    assert max(most) == workers
+
+
 def test_bad_input_fails_per_file_without_stopping(run, home, pdfs, tmp_path):
     src = tmp_path / "bad"
     shutil.copytree(pdfs / "bad_input", src)
