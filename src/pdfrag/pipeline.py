@@ -278,9 +278,12 @@ class Pipeline:
                 }
             )
         with self._lock:
-            existing = self.index.count(f"doc_id == \"{f.doc_id}\" and pipeline == \"{self.pipeline_id}\"")
+            others = self._other_pipelines()
+            # Chunk ids derive from (document, pipeline, position): the rows
+            # this document already has under this pipeline are these ids.
+            existing = self.index.count_ids([r["id"] for r in rows])
             self.index.upsert(rows)
-            deleted = self.index.delete_doc_stale(f.doc_id, self.pipeline_id)
+            deleted = self.index.delete_doc_stale(f.doc_id, self.pipeline_id) if others is None or others else 0
             if previous_doc_id and previous_doc_id != f.doc_id:
                 others = [s for s in self.ledger.sources_for_doc(previous_doc_id) if s != f.uri]
                 if not others:
@@ -335,11 +338,27 @@ class Pipeline:
             self.index.flush()
         return deleted
 
+    def _other_pipelines(self) -> set[str] | None:
+        """Before writing a document's rows: the other pipelines that may
+        have rows in the collection (None: unknown, any may). This pipeline
+        is recorded first, so that a crash after the write still leaves it
+        on record for the next configuration's runs to clean up after."""
+        known = self.index.pipelines()
+        if known is not None and self.pipeline_id not in known:
+            self.index.record_pipelines(known | {self.pipeline_id})
+        return None if known is None else known - {self.pipeline_id}
+
     def finalize(self) -> dict[str, Any]:
         """End of a run: flush (seal segments; rows are durable and visible
-        before it) and make sure the collection is loaded for search."""
+        before it), make sure the collection is loaded for search, and when
+        other pipelines were on record, record only those that still have
+        rows (so that the next runs skip the per-document cleanup)."""
         self.index.flush()
         self.index.load()
+        with self._lock:
+            known = self.index.pipelines()
+            if known is None or known - {self.pipeline_id}:
+                self.index.record_pipelines({self.pipeline_id} | self.index.pipelines_present(self.pipeline_id))
         return {"chunks": self.index.count()}
 
     # Runs ------------------------------------------------------------------

@@ -85,3 +85,93 @@ def test_embed_many_embeds_documents_together_and_keeps_one_file_each(tmp_path, 
     assert second[1].cached and second[1].key == first[0].key and second[1].rows == chunks[0].rows == first[0].rows
     assert not second[0].cached and second[0].stats["embedded"] == chunks[2].rows
     assert p.embed_many([]) == []
+
+
+def test_rows_of_another_configuration_are_replaced_and_scanned_for_only_when_one_is_on_record(tmp_path, pdfs, monkeypatch) -> None:
+    """A document indexed again under another configuration loses the old
+    configuration's rows. Finding them is a scan of the collection, so it
+    runs only while the collection records another configuration; a run
+    that leaves none of its rows records only its own."""
+    import shutil
+
+    from pdfrag.config import ChunkSettings
+    from pdfrag.index.milvus import MilvusIndex
+    from pdfrag.pipeline import Pipeline, new_run
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for rel in ("prose/samplefiles_pdflatex-4-pages.pdf", "tables/pymupdf_small-table.pdf"):
+        shutil.copy(pdfs / rel, src / rel.split("/")[1])
+    scans: list[str] = []
+    real_stale = MilvusIndex.delete_doc_stale
+    monkeypatch.setattr(MilvusIndex, "delete_doc_stale", lambda self, doc, pipe: scans.append(doc) or real_stale(self, doc, pipe))
+
+    def ingest(p: Pipeline, only: str | None = None) -> list:
+        p.precheck()
+        plan = p.plan(str(src))
+        run = new_run(str(src))
+        results = []
+        for f in plan.todo:
+            if only and f.name != only:
+                continue
+            pages = p.extract(f)
+            chunks = p.chunk(f, pages)
+            results.append((f, p.index_document(f, pages, chunks, p.embed_many([chunks])[0], plan.previous.get(f.uri), run.run_id)))
+        p.finalize()
+        return results
+
+    home = str(tmp_path / "home")
+    a = Pipeline(Settings(home=home, chunk=ChunkSettings(size=200)))
+    first = ingest(a)
+    assert scans == []  # a new collection: no other configuration, no scan
+    assert a.index.pipelines() == {a.pipeline_id}
+    total_a = a.index.count()
+    assert total_a == sum(r.added for _, r in first) > 0
+    a.index.close()
+
+    # Another configuration, one of the two files: its old rows go.
+    b = Pipeline(Settings(home=home, chunk=ChunkSettings(size=100)))
+    assert b.pipeline_id != a.pipeline_id
+    (f, res), = ingest(b, only="pymupdf_small-table.pdf")
+    assert scans == [f.doc_id]
+    old_rows = next(r for g, r in first if g.name == f.name).added
+    assert res.deleted == old_rows and res.added > 0
+    assert b.index.count() == total_a - old_rows + res.added
+    # The other file still has rows of the first configuration.
+    assert b.index.pipelines() == {a.pipeline_id, b.pipeline_id}
+
+    # Once no row of the first configuration is left, only the second is on record.
+    scans.clear()
+    rest = ingest(b)
+    assert [g.name for g, _ in rest] == ["samplefiles_pdflatex-4-pages.pdf"] and len(scans) == 1
+    assert b.index.pipelines() == {b.pipeline_id}
+    assert b.index.pipelines_present(b.pipeline_id) == set()
+    b.index.close()
+
+
+def test_a_collection_that_does_not_record_pipelines_is_scanned_then_recorded(tmp_path, pdfs, monkeypatch) -> None:
+    """Collections made before pdfrag recorded pipelines (or on a server that
+    drops properties) may hold any configuration's rows: every document is
+    cleaned up after, and the run's end records what is there."""
+    import shutil
+
+    from pdfrag.index.milvus import MilvusIndex
+    from pdfrag.pipeline import Pipeline, new_run
+
+    shutil.copy(pdfs / "prose/samplefiles_pdflatex-4-pages.pdf", tmp_path / "a.pdf")
+    p = Pipeline(Settings(home=str(tmp_path / "home")))
+    p.precheck()
+    recorded: list[set[str] | None] = [None]
+    monkeypatch.setattr(MilvusIndex, "pipelines", lambda self: recorded[0])
+    monkeypatch.setattr(MilvusIndex, "record_pipelines", lambda self, pipes: recorded.__setitem__(0, set(pipes)))
+    scans: list[str] = []
+    real_stale = MilvusIndex.delete_doc_stale
+    monkeypatch.setattr(MilvusIndex, "delete_doc_stale", lambda self, doc, pipe: scans.append(doc) or real_stale(self, doc, pipe))
+    (f,) = p.plan(str(tmp_path / "a.pdf")).todo
+    pages = p.extract(f)
+    chunks = p.chunk(f, pages)
+    p.index_document(f, pages, chunks, p.embed_many([chunks])[0], None, new_run(str(tmp_path)).run_id)
+    assert scans == [f.doc_id] and recorded[0] is None  # unknown stays unknown until the run's end
+    p.finalize()
+    assert recorded[0] == {p.pipeline_id}
+    p.index.close()

@@ -40,6 +40,7 @@ from pdfrag.index.filters import hex_id, in_ids
 
 # 2: analyzer-enabled text + BM25-filled sparse field where supported.
 SCHEMA_VERSION = "2"
+PIPELINES_PROPERTY = "pdfrag.pipelines"  # comma-separated pipeline ids that may have rows
 
 log = logging.getLogger("pdfrag.index")
 
@@ -375,6 +376,7 @@ class MilvusIndex:
             "pdfrag.schema_version": SCHEMA_VERSION,
             "pdfrag.hybrid": HYBRID_BM25 if analyzer is not None else "none",
             "pdfrag.analyzer": analyzer[0] if analyzer is not None else "",
+            PIPELINES_PROPERTY: "",  # a new collection holds no pipeline's rows
         }
         self._call(
             "create_collection",
@@ -391,6 +393,45 @@ class MilvusIndex:
 
     def load(self) -> None:
         self._call("load_collection", self.client.load_collection, self.collection)
+
+    # Which pipelines wrote rows ---------------------------------------------
+    # A document's rows are replaced by the rows of its current pipeline
+    # configuration; rows that another configuration wrote have to go. Finding
+    # them takes a filter on ``doc_id``, which scans the collection (Milvus
+    # Lite: about 40 µs a row, so 0.4 s per document at 10,000 chunks, and
+    # quadratic over a corpus). The collection records the pipelines that may
+    # have rows in it, so that the scan runs only when another one does.
+    def pipelines(self) -> set[str] | None:
+        """The pipelines that may have rows here; None when the collection
+        does not say (made by an older pdfrag, or a server that drops
+        properties): then any may."""
+        raw = self.properties().get(PIPELINES_PROPERTY)
+        return None if raw is None else {p for p in raw.split(",") if p}
+
+    def record_pipelines(self, pipelines: set[str]) -> None:
+        self._call(
+            "alter_collection_properties", self.client.alter_collection_properties, self.collection,
+            properties={PIPELINES_PROPERTY: ",".join(sorted(pipelines))},
+        )
+
+    def pipelines_present(self, besides: str, page: int = 1000) -> set[str]:
+        """The pipelines other than ``besides`` that have rows (a scan of the
+        collection; once a run)."""
+        found: set[str] = set()
+        expr = f"pipeline != {hex_id(besides)}"
+        while True:
+            rows = self._call("query", self.client.query, self.collection, filter=expr, output_fields=["pipeline"], limit=page, consistency_level="Strong")
+            if not rows:
+                return found
+            found.update(r["pipeline"] for r in rows)
+            expr = f"pipeline != {hex_id(besides)} and " + " and ".join(f"pipeline != {hex_id(p)}" for p in sorted(found))
+
+    def count_ids(self, ids: Sequence[str]) -> int:
+        """How many of ``ids`` are rows here (primary-key lookups, no scan)."""
+        n = 0
+        for i in range(0, len(ids), 1000):
+            n += len(self._call("get", self.client.get, self.collection, ids=list(ids[i : i + 1000]), output_fields=["id"]))
+        return n
 
     def flush(self) -> None:
         self._call("flush", self.client.flush, self.collection)

@@ -304,3 +304,25 @@ def test_translate_error() -> None:
     assert type(e) is PdfragError and not e.retryable and "upsert: schema mismatch" in str(e)
     original = ModelMismatchError("x")
     assert translate_error(original, "w", "u") is original
+
+
+def test_the_collection_records_which_pipelines_may_have_rows(index: MilvusIndex) -> None:
+    assert index.pipelines() == set()  # a new collection holds none
+    index.record_pipelines({PIPE_1, PIPE_2})
+    assert index.pipelines() == {PIPE_1, PIPE_2}
+    assert index.built_with() is not None  # the other properties stay
+    index.upsert(make_rows(5, DOC_A, PIPE_1, seed=1))
+    index.upsert(make_rows(3, DOC_B, PIPE_2, seed=2))
+    assert index.pipelines_present(PIPE_1) == {PIPE_2}
+    assert index.pipelines_present(PIPE_2) == {PIPE_1}
+    assert index.pipelines_present("3" * 32) == {PIPE_1, PIPE_2}
+    index.delete_doc(DOC_B)
+    assert index.pipelines_present(PIPE_1) == set()
+
+
+def test_count_ids_counts_the_rows_that_exist(index: MilvusIndex) -> None:
+    rows = make_rows(5, DOC_A, PIPE_1)
+    assert index.count_ids([r["id"] for r in rows]) == 0
+    index.upsert(rows[:3])
+    assert index.count_ids([r["id"] for r in rows]) == 3
+    assert index.count_ids([]) == 0
