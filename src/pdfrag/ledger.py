@@ -136,6 +136,15 @@ class Ledger:
     def sources_for_doc(self, doc_id: str) -> list[str]:
         return [e.source for e in self._query(f"doc_id == {hex_id(doc_id)} and status == \"{INDEXED}\"")]
 
+    def sources_for_docs(self, doc_ids: list[str]) -> dict[str, list[str]]:
+        """``sources_for_doc`` for many documents, one query per 500."""
+        out: dict[str, list[str]] = {d: [] for d in doc_ids}
+        unique = sorted(set(doc_ids))
+        for i in range(0, len(unique), 500):
+            for e in self._query(f"{in_ids('doc_id', unique[i : i + 500])} and status == \"{INDEXED}\""):
+                out[e.doc_id].append(e.source)
+        return out
+
     def delete(self, sources: list[str]) -> None:
         for i in range(0, len(sources), 500):
             keys = [source_key(s) for s in sources[i : i + 500]]

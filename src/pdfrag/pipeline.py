@@ -328,12 +328,10 @@ class Pipeline:
         deleted = 0
         entries = self.ledger.get(sources)
         with self._lock:
-            for src in sources:
-                e = entries.get(src)
-                if e is not None and e.status == INDEXED and e.doc_id:
-                    others = [s for s in self.ledger.sources_for_doc(e.doc_id) if s not in sources]
-                    if not others:
-                        deleted += self.index.delete_doc(e.doc_id)
+            docs = {e.doc_id for e in entries.values() if e.status == INDEXED and e.doc_id}
+            gone = set(sources)
+            holders = self.ledger.sources_for_docs(sorted(docs))
+            deleted += self.index.delete_docs([d for d in sorted(docs) if not [s for s in holders[d] if s not in gone]])
             self.ledger.delete(sources)
             self.index.flush()
         return deleted

@@ -137,3 +137,10 @@ def test_many_entries_page_through(ledger: Ledger) -> None:
     got = ledger.get([e.source for e in entries[:600]])
     assert len(got) == 600
     assert ledger.counts()["pages"] == 1203
+
+
+def test_sources_for_docs(ledger: Ledger) -> None:
+    ledger.put([_entry("/a.pdf", D1), _entry("/copy-of-a.pdf", D1), _entry("/broken-a.pdf", D1, status=FAILED), _entry("/b.pdf", D2)])
+    got = ledger.sources_for_docs([D1, D2, "3" * 64])
+    assert sorted(got[D1]) == ["/a.pdf", "/copy-of-a.pdf"] and got[D2] == ["/b.pdf"] and got["3" * 64] == []
+    assert ledger.sources_for_docs([]) == {}

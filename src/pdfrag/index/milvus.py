@@ -478,6 +478,12 @@ class MilvusIndex:
     def delete_doc(self, doc_id: str) -> int:
         return self.delete_where(f"doc_id == {hex_id(doc_id)}")
 
+    def delete_docs(self, doc_ids: Sequence[str]) -> int:
+        """``delete_doc`` for many documents: a filter scans the collection,
+        so one scan per 500 documents instead of one per document."""
+        unique = sorted(set(doc_ids))
+        return sum(self.delete_where(in_ids("doc_id", unique[i : i + 500])) for i in range(0, len(unique), 500))
+
     def delete_doc_stale(self, doc_id: str, pipeline: str) -> int:
         """Rows of ``doc_id`` written by another pipeline configuration."""
         return self.delete_where(f"doc_id == {hex_id(doc_id)} and pipeline != {hex_id(pipeline)}")

@@ -326,3 +326,12 @@ def test_count_ids_counts_the_rows_that_exist(index: MilvusIndex) -> None:
     index.upsert(rows[:3])
     assert index.count_ids([r["id"] for r in rows]) == 3
     assert index.count_ids([]) == 0
+
+
+def test_delete_docs_deletes_every_row_of_each(index: MilvusIndex) -> None:
+    index.upsert(make_rows(5, DOC_A, PIPE_1, seed=1))
+    index.upsert(make_rows(3, DOC_A, PIPE_2, seed=2))
+    index.upsert(make_rows(4, DOC_B, PIPE_1, seed=3))
+    assert index.delete_docs([DOC_A, "c" * 64, DOC_A]) == 8
+    assert index.count() == 4 and index.chunk_ids(DOC_A) == []
+    assert index.delete_docs([]) == 0
