@@ -278,12 +278,12 @@ class Pipeline:
                 }
             )
         with self._lock:
-            others = self._other_pipelines()
+            other_pipelines = self._other_pipelines()
             # Chunk ids derive from (document, pipeline, position): the rows
             # this document already has under this pipeline are these ids.
             existing = self.index.count_ids([r["id"] for r in rows])
             self.index.upsert(rows)
-            deleted = self.index.delete_doc_stale(f.doc_id, self.pipeline_id) if others is None or others else 0
+            deleted = self.index.delete_doc_stale(f.doc_id, self.pipeline_id) if other_pipelines is None or other_pipelines else 0
             if previous_doc_id and previous_doc_id != f.doc_id:
                 others = [s for s in self.ledger.sources_for_doc(previous_doc_id) if s != f.uri]
                 if not others:
