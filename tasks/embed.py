@@ -5,7 +5,6 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from pdfrag import progress
 from pdfrag.pipeline import get_pipeline
 from pdfrag.tasks._retry import RETRY
 from pdfrag.types import StageOutput
@@ -20,5 +19,5 @@ def _name(parameters: dict[str, Any]) -> str:
 # the batch's texts at once (full, length-sorted batches), and a run of many
 # small files does not pay Prefect's per-task cost once more for each.
 @task(name="embed", task_run_name=_name, cache_policy=NO_CACHE, **RETRY)
-def embed(chunks: list[StageOutput], config: dict[str, Any] | None = None, label: str = "") -> list[StageOutput]:
-    return get_pipeline(config).embed_many(chunks, progress=progress.reporter().chunk_callback(label))
+def embed(chunks: list[StageOutput], config: dict[str, Any] | None = None) -> list[StageOutput]:
+    return get_pipeline(config).embed_many(chunks)

@@ -97,9 +97,6 @@ class _RichReporter:
         desc = f"files (indexed {self.counts['indexed']}, unchanged {self.counts['unchanged']}, failed {self.counts['failed']})"
         self.progress.update(self.files, advance=1, description=desc)
 
-    def chunk_callback(self, label: str):
-        return None
-
     def stop(self) -> None:
         self.progress.stop()
 

@@ -221,10 +221,10 @@ class Pipeline:
         self.store.put_table(obj, t)
         return StageOutput("chunks", key, self.store.uri(obj), t.num_rows, stats={"tokens": int(sum(c.token_count for c in chunks))})
 
-    def embed(self, chunks: StageOutput, progress=None) -> StageOutput:
-        return self.embed_many([chunks], progress=progress)[0]
+    def embed(self, chunks: StageOutput) -> StageOutput:
+        return self.embed_many([chunks])[0]
 
-    def embed_many(self, chunks: list[StageOutput], progress=None) -> list[StageOutput]:
+    def embed_many(self, chunks: list[StageOutput]) -> list[StageOutput]:
         """Embed several documents' chunks in one pass of the model: the texts
         of every document not yet embedded are sorted by length together, so
         batches stay full and pad little however small each document is. Each
@@ -246,7 +246,7 @@ class Pipeline:
             todo.append((i, key, obj, t.column("chunk_id"), len(texts)))
             texts += [embedding_text(x, m) for x, m in zip(t.column("text").to_pylist(), metas, strict=True)]
         if todo:
-            vectors = emb.embed_documents(texts, batch_size=self.settings.embed.batch_size, progress=progress)
+            vectors = emb.embed_documents(texts, batch_size=self.settings.embed.batch_size)
             for i, key, obj, ids, first in todo:
                 flat = pa.array(vectors[first : first + len(ids)].reshape(-1), type=pa.float32())
                 t = pa.table({"chunk_id": ids, "vector": pa.FixedSizeListArray.from_arrays(flat, emb.dimension)})
@@ -329,9 +329,9 @@ class Pipeline:
         entries = self.ledger.get(sources)
         with self._lock:
             docs = {e.doc_id for e in entries.values() if e.status == INDEXED and e.doc_id}
-            gone = set(sources)
             holders = self.ledger.sources_for_docs(sorted(docs))
-            deleted += self.index.delete_docs([d for d in sorted(docs) if not [s for s in holders[d] if s not in gone]])
+            # A document another source still has keeps its rows.
+            deleted += self.index.delete_docs([d for d in sorted(docs) if not set(holders[d]) - set(sources)])
             self.ledger.delete(sources)
             self.index.flush()
         return deleted

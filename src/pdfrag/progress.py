@@ -4,16 +4,11 @@ Prefect UI shows progress through artifacts instead."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 
 class Reporter:
     def start(self, total_files: int, total_work: int = 0) -> None: ...
 
     def file_done(self, name: str, status: str) -> None: ...
-
-    def chunk_callback(self, label: str) -> Callable[[int], None] | None:
-        return None
 
     def stop(self) -> None: ...
 

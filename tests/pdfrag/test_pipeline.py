@@ -3,6 +3,8 @@ tested through the flows)."""
 
 from __future__ import annotations
 
+import pytest
+
 from pdfrag.config import ExtractSettings, RunnerSettings, Settings
 from pdfrag.pipeline import extract_settings
 
@@ -87,7 +89,18 @@ def test_embed_many_embeds_documents_together_and_keeps_one_file_each(tmp_path, 
     assert p.embed_many([]) == []
 
 
-def test_rows_of_another_configuration_are_replaced_and_scanned_for_only_when_one_is_on_record(tmp_path, pdfs, monkeypatch) -> None:
+@pytest.fixture()
+def scans(monkeypatch) -> list[str]:
+    """The documents whose stale rows MilvusIndex looked for (a collection scan each)."""
+    from pdfrag.index.milvus import MilvusIndex
+
+    found: list[str] = []
+    real = MilvusIndex.delete_doc_stale
+    monkeypatch.setattr(MilvusIndex, "delete_doc_stale", lambda self, doc, pipe: found.append(doc) or real(self, doc, pipe))
+    return found
+
+
+def test_rows_of_another_configuration_are_replaced_and_scanned_for_only_when_one_is_on_record(tmp_path, pdfs, scans) -> None:
     """A document indexed again under another configuration loses the old
     configuration's rows. Finding them is a scan of the collection, so it
     runs only while the collection records another configuration; a run
@@ -95,16 +108,12 @@ def test_rows_of_another_configuration_are_replaced_and_scanned_for_only_when_on
     import shutil
 
     from pdfrag.config import ChunkSettings
-    from pdfrag.index.milvus import MilvusIndex
     from pdfrag.pipeline import Pipeline, new_run
 
     src = tmp_path / "src"
     src.mkdir()
     for rel in ("prose/samplefiles_pdflatex-4-pages.pdf", "tables/pymupdf_small-table.pdf"):
         shutil.copy(pdfs / rel, src / rel.split("/")[1])
-    scans: list[str] = []
-    real_stale = MilvusIndex.delete_doc_stale
-    monkeypatch.setattr(MilvusIndex, "delete_doc_stale", lambda self, doc, pipe: scans.append(doc) or real_stale(self, doc, pipe))
 
     def ingest(p: Pipeline, only: str | None = None) -> list:
         p.precheck()
@@ -149,7 +158,7 @@ def test_rows_of_another_configuration_are_replaced_and_scanned_for_only_when_on
     b.index.close()
 
 
-def test_a_collection_that_does_not_record_pipelines_is_scanned_then_recorded(tmp_path, pdfs, monkeypatch) -> None:
+def test_a_collection_that_does_not_record_pipelines_is_scanned_then_recorded(tmp_path, pdfs, monkeypatch, scans) -> None:
     """Collections made before pdfrag recorded pipelines (or on a server that
     drops properties) may hold any configuration's rows: every document is
     cleaned up after, and the run's end records what is there."""
@@ -164,9 +173,6 @@ def test_a_collection_that_does_not_record_pipelines_is_scanned_then_recorded(tm
     recorded: list[set[str] | None] = [None]
     monkeypatch.setattr(MilvusIndex, "pipelines", lambda self: recorded[0])
     monkeypatch.setattr(MilvusIndex, "record_pipelines", lambda self, pipes: recorded.__setitem__(0, set(pipes)))
-    scans: list[str] = []
-    real_stale = MilvusIndex.delete_doc_stale
-    monkeypatch.setattr(MilvusIndex, "delete_doc_stale", lambda self, doc, pipe: scans.append(doc) or real_stale(self, doc, pipe))
     (f,) = p.plan(str(tmp_path / "a.pdf")).todo
     pages = p.extract(f)
     chunks = p.chunk(f, pages)
