@@ -134,8 +134,8 @@ class EmbedSettings(BaseModel):
     # transformers fp32; torch-bf16 = the same under bf16 autocast (fast on
     # CPUs with AVX512_BF16 or AMX); torch-fp16 = half precision on a CUDA
     # GPU; onnx / onnx-int8 = ONNX Runtime fp32 / dynamic int8, exported once
-    # into models_dir. auto: torch-fp16 on a GPU, torch-bf16 on a CPU with
-    # AMX, onnx-int8 on a CPU with VNNI, torch-bf16 on other CPUs with native
+    # into models_dir. auto: torch-fp16 on a GPU, onnx-int8 on a CPU with
+    # int8 dot products (VNNI or AMX), torch-bf16 on other CPUs with native
     # bf16, else onnx.
     backend: Literal["auto", "torch", "torch-bf16", "torch-fp16", "onnx", "onnx-int8"] = "auto"
     # CPU threads for embedding; 0: one per available core.

@@ -4,19 +4,24 @@
   1.16M tokens/s in batches of 256 against 0.90M for fp32 and 1.14M for
   bf16, multilingual-e5-small at 2,008 passages/s against 1,172 and 1,504,
   with nDCG@10 within 0.0001 of fp32 (benchmarks/results/embedding-h200.md).
-- A CPU with AMX (the ``amx_bf16`` flag): ``torch-bf16``. On a lent
-  machine's 16-core Xeon bf16 autocast ran 1.84× and 2.10× as fast as fp32
-  in two runs (int8 1.93× in one), nDCG@10 on the chunking_eval questions
-  0.0001 under fp32's.
 - A CPU with int8 dot-product instructions (``avx512_vnni``, ``avx_vnni``
-  or ``amx_int8``) and no AMX: ``onnx-int8``. On a 2-core AMD EPYC (Zen 4:
-  AVX512_VNNI and AVX512_BF16) it embedded 2.49× as fast as
-  sentence-transformers fp32, against 1.70× for bf16 autocast and 1.34× for
-  ONNX fp32. Its retrieval: nDCG@10 over all 472 chunking_eval questions
-  and 1,595 passages 0.0008 above fp32's (the same +0.0008 on the Xeon);
-  over the 276 questions of three corpora alone (222 passages) 0.0088 under
-  it; multilingual-e5-small's Chinese nDCG@10 0.9405 against 0.9390
-  (benchmarks/results/embedding-zen4.md).
+  or ``amx_int8``, AMX machines included): ``onnx-int8``.
+
+  - On a 2-core AMD EPYC (Zen 4: AVX512_VNNI and AVX512_BF16) it embedded
+    2.49× as fast as sentence-transformers fp32, against 1.70× for bf16
+    autocast and 1.34× for ONNX fp32 (benchmarks/results/embedding-zen4.md).
+  - On a 2-core Xeon with AMX, 2.43× against 1.79× for bf16 autocast in the
+    embedding benchmark; on 1,161 chunks of 20-150 words in batches of 64,
+    about 11,900 tokens/s against 9,900 for bf16 and 5,400 for fp32, with
+    700 MiB less memory than torch (benchmarks/results/embedding-xeon-amx.md).
+  - On a lent machine's 16-core Xeon with AMX the two were even: bf16
+    1.84× and 2.10× in two runs, int8 1.93× in one. Until 2026-12-01 ``auto``
+    took bf16 on AMX from those runs alone.
+  - Retrieval: nDCG@10 over all 472 chunking_eval questions and 1,595
+    passages 0.0041 under fp32's (bf16: within 0.0002); over the 276
+    questions of three corpora alone (222 passages) 0.0088 under it;
+    multilingual-e5-small's Chinese nDCG@10 0.9405 against 0.9390. Set
+    ``torch-bf16`` for vectors equal to fp32's where the CPU has native bf16.
 - A CPU with native bf16 but no VNNI (``avx512_bf16``): ``torch-bf16``.
 - Any other CPU: ``onnx`` (ONNX Runtime fp32): the same vectors as torch
   fp32 (cosine 1.0000) and 1.05× as fast on an idle 2-core AMD EPYC with
@@ -64,8 +69,6 @@ def choose_backend(cuda: bool, flags: frozenset[str] | set[str]) -> str:
     flags = set(flags)
     if cuda:
         return "torch-fp16"
-    if "amx_bf16" in flags:
-        return "torch-bf16"
     if has_int8_dot(flags):
         return "onnx-int8"
     if has_native_bf16(flags):
