@@ -52,6 +52,11 @@ def test_prefect_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "PREFECT_API_URL" not in server_env
     assert server_env["PREFECT_HOME"] == env["PREFECT_HOME"]
     assert server_env["PATH"] == os.environ["PATH"]
+    # the task run recorder writes in batches, unless the environment says otherwise
+    assert server_env["PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE"] == "100"
+    assert server_env["PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL"] == "1"
+    monkeypatch.setenv("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE", "7")
+    assert ps._server_env(tmp_path / "prefect")["PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE"] == "7"
 
 
 def test_stale_state_file_is_not_running(tmp_path: Path) -> None:
