@@ -18,7 +18,7 @@
     1.84× and 2.10× in two runs, int8 1.93× in one. Until 2026-12-01 ``auto``
     took bf16 on AMX from those runs alone.
   - Retrieval: nDCG@10 over all 472 chunking_eval questions and 1,595
-    passages 0.0041 under fp32's (bf16: within 0.0002); over the 276
+    passages 0.0041 under fp32's (bf16: within 0.0006); over the 276
     questions of three corpora alone (222 passages) 0.0088 under it;
     multilingual-e5-small's Chinese nDCG@10 0.9405 against 0.9390. Set
     ``torch-bf16`` for vectors equal to fp32's where the CPU has native bf16.
