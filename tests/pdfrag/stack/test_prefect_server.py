@@ -130,6 +130,10 @@ def test_server_lifecycle(tmp_path: Path) -> None:
         # The UI is told the API's real address, not the default port 4200.
         with urllib.request.urlopen(f"{first.ui_url}/ui-settings", timeout=5) as resp:
             assert json.loads(resp.read())["api_url"] == first.url
+        # The running server records task runs in batches (SERVER_TUNING).
+        with urllib.request.urlopen(f"{first.url}/admin/settings", timeout=5) as resp:
+            recorder = json.loads(resp.read())["server"]["services"]["task_run_recorder"]
+        assert recorder["batch_size"] == 100 and recorder["flush_interval"] == 1
 
         state = json.loads((home / "server.json").read_text())
         assert {"pid", "port", "host", "url", "ui_url", "started_at"} <= state.keys()
