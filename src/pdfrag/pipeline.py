@@ -328,10 +328,11 @@ class Pipeline:
         deleted = 0
         entries = self.ledger.get(sources)
         with self._lock:
-            docs = {e.doc_id for e in entries.values() if e.status == INDEXED and e.doc_id}
-            holders = self.ledger.sources_for_docs(sorted(docs))
+            docs = sorted({e.doc_id for e in entries.values() if e.status == INDEXED and e.doc_id})
+            holders = self.ledger.sources_for_docs(docs)
+            removed = set(sources)
             # A document another source still has keeps its rows.
-            deleted += self.index.delete_docs([d for d in sorted(docs) if not set(holders[d]) - set(sources)])
+            deleted += self.index.delete_docs([d for d in docs if not set(holders[d]) - removed])
             self.ledger.delete(sources)
             self.index.flush()
         return deleted

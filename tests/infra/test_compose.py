@@ -229,6 +229,10 @@ def test_pdfrag_settings_exist_and_point_at_the_stack(compose: dict[str, Any]) -
         assert json.loads(env["PDFRAG_SERVICE__API_KEYS"]) == ["change-me-api-key"]
     assert "prefect-server" in services and "4200" in str(services["prefect-server"]["ports"])
     assert services["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"].startswith("postgresql+asyncpg://prefect:change-me-postgres@postgres:5432/")
+    # The server records task runs in batches, as the local one does.
+    from pdfrag.stack.prefect_server import SERVER_TUNING
+
+    assert {k: services["prefect-server"]["environment"].get(k) for k in SERVER_TUNING} == SERVER_TUNING
     # The result storage block the workers use is the one bootstrap creates.
     from pdfrag.deploy import RESULTS_BLOCK
 

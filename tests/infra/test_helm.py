@@ -54,6 +54,11 @@ def test_chart_dependencies_are_official_optional_and_off_by_default() -> None:
         assert dep["condition"] == f"{name}.enabled"
         assert dep["version"], name
         assert values[name]["enabled"] is False, f"{name} must be opt-in: external endpoints by default"
+    # Its Prefect server records task runs in batches, as the local one does.
+    from pdfrag.stack.prefect_server import SERVER_TUNING
+
+    env = {e["name"]: e["value"] for e in values["prefect-server"]["server"]["env"]}
+    assert {k: env.get(k) for k in SERVER_TUNING} == SERVER_TUNING
 
 
 def test_values_defaults_pin_images() -> None:

@@ -85,11 +85,13 @@ def prefect_env(prefect_home: Path) -> dict[str, str]:
 
 
 # The server's task run recorder writes each task-run event in a transaction
-# of its own by default (batch size 1): on two cores that cost 67-89 ms of
-# server CPU per task run (three events), on the same cores as the flow's own
-# work. In batches of up to 100, flushed at least once a second, it cost
-# 26 ms; the UI shows a task run's state at most a second later. An explicit
-# setting in the environment wins.
+# of its own by default (batch size 1): on two cores that cost at least
+# 67-89 ms of server CPU per task run (three events; the server was still
+# busy when the measurement ended), on the same cores as the flow's own work.
+# In batches of up to 100, flushed at least once a second, it cost 26 ms; the
+# UI shows a task run's state at most a second later. An explicit setting in
+# the environment wins. infra/compose and the Helm chart's prefect-server
+# values set the same (tests/infra check that they match).
 SERVER_TUNING = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",
