@@ -1,12 +1,14 @@
 """What full text costs at insert time on Milvus Lite, per analyzer.
 
-pdfrag's collection has an analyzer-enabled ``text`` field and a sparse
-field that Milvus fills with BM25 (``pdfrag.index.milvus``); on Milvus Lite
-the analyzer runs in Python, in the process that holds the database. This
+pdfrag's collection has an analyzer-enabled text field and a sparse field
+that Milvus fills with BM25 (``pdfrag.index.milvus``); on Milvus Lite the
+analyzer runs in Python, in the process that holds the database. This
 upserts the same rows of real text (English from the shared corpus's
-``large`` folder, Chinese from its ``cjk`` folder) into fresh Lite
-collections with no analyzer, the ``standard`` analyzer and the ``jieba``
-analyzer, and times jieba's own segmentation of the same rows.
+``large`` folder, Chinese from its ``cjk`` folder) through pdfrag's index
+writer into fresh Lite collections: without full text, and with each
+analyzer (``standard``; ``jieba``, Milvus Lite's; ``segmented``, pdfrag's
+default on Lite, which cuts the Chinese itself and lets ``standard`` split
+the words). It also times jieba's own segmentation of the same rows.
 
     .venv/bin/python benchmarks/lite_analyzers.py [--rows 1000] [--chars 900]
 """
@@ -40,34 +42,31 @@ def rows_of(folder: Path, n: int, chars: int) -> list[str]:
 
 
 def upsert_ms_per_row(kind: str, texts: list[str], dim: int = 384) -> float:
-    from pymilvus import DataType, Function, FunctionType, MilvusClient
+    """Upsert through pdfrag's own index writer (``MilvusIndex.upsert``:
+    for ``segmented``, pdfrag's cutting of the text is in the time)."""
+    from pdfrag.config import IndexSettings, MilvusSettings
+    from pdfrag.index.milvus import MilvusIndex
 
-    from pdfrag.index.milvus import analyzer_candidates
-
+    settings = IndexSettings(hybrid=False) if kind == "none" else IndexSettings(analyzer=kind)
     with tempfile.TemporaryDirectory() as tmp:
-        client = MilvusClient(str(Path(tmp) / "bench.db"))
-        schema = MilvusClient.create_schema(auto_id=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
-        if kind == "none":
-            schema.add_field("text", DataType.VARCHAR, max_length=65535)
-        else:
-            params = dict(analyzer_candidates(kind))[kind]  # pdfrag's own analyzer settings
-            schema.add_field("text", DataType.VARCHAR, max_length=65535, enable_analyzer=True, analyzer_params=params)
-            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-            schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"]))
-        schema.add_field("vec", DataType.FLOAT_VECTOR, dim=dim)
-        index = client.prepare_index_params()
-        index.add_index("vec", index_type="FLAT", metric_type="COSINE")
-        if kind != "none":
-            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        client.create_collection("bench", schema=schema, index_params=index)
+        index = MilvusIndex(MilvusSettings(), settings, str(Path(tmp) / "bench.db"), {"model": "bench", "dimension": dim, "metric": "COSINE"})
+        index.ensure_collection()
+        made = (index.full_text() or {}).get("analyzer", "none")
+        assert made == kind, f"asked for {kind}, the collection has {made}"
         rng = np.random.default_rng(0)
-        rows = [{"id": str(i), "text": t, "vec": rng.standard_normal(dim).astype("float32").tolist()} for i, t in enumerate(texts)]
+        rows = [
+            {
+                "id": f"{i:032x}", "vector": (v := rng.standard_normal(dim).astype("float32")).tolist(), "text": t, "doc_id": f"{i // 100:064x}",
+                "source": f"/bench/{i // 100}.pdf", "page_start": 1, "page_end": 1, "chunk_index": i % 100, "char_start": 0,
+                "char_end": len(t), "token_count": 0, "pipeline": "0" * 32, "metadata": {},
+            }
+            for i, t in enumerate(texts)
+        ]
         start = time.perf_counter()
         for i in range(0, len(rows), 100):
-            client.upsert("bench", rows[i : i + 100])
+            index.upsert(rows[i : i + 100])
         seconds = time.perf_counter() - start
-        client.close()
+        index.close()
     return seconds / len(rows) * 1000
 
 
@@ -99,8 +98,8 @@ def main() -> int:
         if not texts:
             print(f"| {name} | no text found | |")
             continue
-        for kind in ("none", "standard", "jieba"):
-            label = "no analyzer" if kind == "none" else f"`{kind}` analyzer + BM25"
+        for kind in ("none", "standard", "jieba", "segmented"):
+            label = "no full text" if kind == "none" else f"`{kind}` analyzer + BM25"
             print(f"| {name}, {len(texts)} × {len(texts[0])} chars | {label} | {upsert_ms_per_row(kind, texts):.2f} |", flush=True)
     print("\n| rows | jieba call | ms per row |\n|---|---|---:|")
     for name, texts in sets.items():

@@ -166,9 +166,11 @@ class IndexSettings(BaseModel):
     # New collections get BM25 full text (hybrid search) where the backend
     # supports it; false: dense only.
     hybrid: bool = True
-    # Text analyzer for full text: auto = jieba when the package is
-    # installed (Chinese and Latin text), else standard.
-    analyzer: Literal["auto", "jieba", "standard"] = "auto"
+    # Text analyzer of new collections' full text (pdfrag.index.milvus.
+    # analyzer_candidates): auto = segmented on Milvus Lite (pdfrag cuts the
+    # Chinese with jieba, Milvus splits words: fast in Python), jieba on a
+    # Milvus server (its own, in Rust); standard when jieba is not installed.
+    analyzer: Literal["auto", "segmented", "jieba", "standard"] = "auto"
     # Reciprocal rank fusion constant (score = sum of 1 / (rrf_k + rank)).
     rrf_k: int = Field(60, ge=1)
 

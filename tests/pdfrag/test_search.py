@@ -220,13 +220,14 @@ def test_short_answers_are_completed_exactly_and_widely(tmp_path: Path, monkeypa
 
 
 @pytest.mark.integration
-def test_hybrid_search_and_its_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("analyzer, made", [("auto", "segmented"), ("jieba", "jieba")])
+def test_hybrid_search_and_its_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, analyzer: str, made: str) -> None:
     rng, centres, docs, vectors = _clustered(4, 25)
     words = ["alpha", "bravo", "charlie", "delta"]
     texts = [f"{words[d]} passage {j} 白细胞计数" if j % 25 == 0 else f"{words[d]} passage {j}" for j, d in enumerate(docs)]
-    idx = _open(tmp_path / "h.db", type="HNSW")
+    idx = _open(tmp_path / "h.db", type="HNSW", analyzer=analyzer)
     try:
-        assert idx.full_text() == {"kind": "bm25", "analyzer": "jieba"}
+        assert idx.full_text() == {"kind": "bm25", "analyzer": made}
         idx.upsert(_rows(vectors, docs.tolist(), texts=texts))  # rows carry no sparse field: Milvus fills it
         hits = idx.text_search("白细胞", 10)
         assert len(hits) == 4 and all("白细胞" in h.entity["text"] for h in hits)

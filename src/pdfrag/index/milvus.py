@@ -8,7 +8,11 @@ vectors from another model.
 Full text: where the backend has BM25 functions (Milvus Lite, Milvus 2.5+),
 ``text`` is analyzer-enabled and a ``sparse`` field is filled by Milvus from
 it (rows never carry it), so searches can fuse BM25 with the dense vectors
-(``hybrid_search``). Creation tries that schema first and falls back to the
+(``hybrid_search``). On Milvus Lite the analyzer runs in this process, in
+Python, and jieba is slow on Latin text; there the ``segmented`` analyzer is
+the default: pdfrag cuts the Chinese in each row and query itself
+(``pdfrag.index.words``) into a ``bm25_text`` field, which the fast
+``standard`` analyzer reads, and ``text`` keeps the chunk as it is. Creation tries that schema first and falls back to the
 dense-only one when the server refuses it; the choice is recorded in the
 collection properties (``pdfrag.hybrid``). Collections made before (schema
 version 1) have no sparse field and keep working, dense only.
@@ -37,6 +41,7 @@ from pdfrag.config import IndexSettings, MilvusSettings
 from pdfrag.errors import ConfigError, ModelMismatchError, PdfragError, TransientError
 from pdfrag.index._pymilvus import load as load_pymilvus
 from pdfrag.index.filters import hex_id, in_ids
+from pdfrag.index.words import bm25_words, clip_utf8
 
 # 2: analyzer-enabled text + BM25-filled sparse field where supported.
 SCHEMA_VERSION = "2"
@@ -73,6 +78,9 @@ DEFAULT_SEARCH = {
 
 SPARSE_FIELD = "sparse"
 HYBRID_BM25 = "bm25"
+# The ``segmented`` analyzer's input: the row's text as ``bm25_words`` gives it.
+BM25_TEXT_FIELD = "bm25_text"
+SEGMENTED = "segmented"
 # Most rows an exact fallback search reads back (also Milvus's query window).
 EXACT_FALLBACK_MAX = 16_384
 # Milvus's largest search limit.
@@ -117,22 +125,42 @@ def resolve_index_type(settings: IndexSettings, uri: str, server_version: str = 
     return settings.type
 
 
-def analyzer_candidates(setting: str = "auto") -> list[tuple[str, dict[str, Any]]]:
-    """Analyzers to try for the text field, best first. ``jieba`` segments
-    Chinese (the ``standard`` analyzer finds nothing in Chinese text, which
-    has no spaces) and splits Latin text on spaces as well; it needs the
-    ``jieba`` package where Milvus runs (Milvus Lite: this environment)."""
+def analyzer_candidates(setting: str = "auto", lite: bool = True) -> list[tuple[str, dict[str, Any]]]:
+    """Analyzers to try for full text, best first (``lite``: the backend is
+    Milvus Lite, in process or as ``milvus-lite server``).
+
+    - ``jieba``: Milvus's jieba tokenizer over ``text``. It segments Chinese
+      (the ``standard`` analyzer finds nothing in Chinese text, which has no
+      spaces) and splits Latin text on spaces as well. Fast on a Milvus
+      server (Rust); on Milvus Lite it is jieba in Python, over Latin text
+      too, about 5 times the cost of ``standard`` per English row.
+    - ``segmented`` (Milvus Lite only): pdfrag cuts the text with jieba where
+      it is Chinese (``pdfrag.index.words``) and the ``standard`` analyzer
+      reads the result from a field of its own. Chinese gets jieba's words,
+      English costs what ``standard`` costs.
+    - ``standard``: words of letters and digits; Chinese sentences stay whole.
+
+    ``auto``: ``segmented`` on Milvus Lite, ``jieba`` on a server, where the
+    ``jieba`` package is installed (Milvus Lite needs it here; a server has
+    its own); else ``standard``."""
     # "lowercase" is what a Milvus server needs before the stop filter (Milvus
     # Lite lowercases in its tokenizers and skips filters named by string).
     stop = ["lowercase", {"type": "stop", "stop_words": ANALYZER_STOP_WORDS}]
     jieba = ("jieba", {"tokenizer": "jieba", "filter": stop})
     standard = ("standard", {"tokenizer": "standard", "filter": stop})
-    if setting == "standard":
-        return [standard]
-    if setting == "jieba":
-        return [jieba]
+    segmented = (SEGMENTED, {"tokenizer": "standard", "filter": stop})
+    if setting == SEGMENTED and not lite:
+        raise ConfigError(
+            "the segmented analyzer is for Milvus Lite; a Milvus server's standard tokenizer splits Chinese into single characters",
+            stage="index",
+            hint="set index.analyzer to jieba (Milvus's own, fast on a server) or auto",
+        )
+    if setting in ("standard", "jieba", SEGMENTED):
+        return [{"standard": standard, "jieba": jieba, SEGMENTED: segmented}[setting]]
+    if not lite:
+        return [jieba, standard]
     have_jieba = importlib.util.find_spec("jieba") is not None
-    return [jieba, standard] if have_jieba else [standard]
+    return [segmented, standard] if have_jieba else [standard]
 
 
 def translate_error(e: Exception, what: str, uri: str) -> Exception:
@@ -179,6 +207,8 @@ class MilvusIndex:
         self.collection = settings.collection
         self.identity = identity  # {"model", "dimension", "metric"}
         self._index_type: str | None = None
+        self._server_version: str | None = None
+        self._segmented: bool | None = None  # rows and queries carry bm25_text
         self._client = None
         self._lock = threading.RLock()
 
@@ -208,14 +238,33 @@ class MilvusIndex:
             if built and built.get("index_type"):
                 self._index_type = built["index_type"]
             else:
-                version = ""
-                if not is_lite_uri(self.uri):
-                    try:
-                        version = str(self.client.get_server_version())
-                    except Exception:  # noqa: BLE001 - an old server without the call
-                        version = ""
-                self._index_type = resolve_index_type(self.index_settings, self.uri, version)
+                self._index_type = resolve_index_type(self.index_settings, self.uri, self.server_version())
         return self._index_type
+
+    def server_version(self) -> str:
+        """The server's version string ("" for Milvus Lite in process, or a
+        server too old to say)."""
+        if self._server_version is None:
+            version = ""
+            if not is_lite_uri(self.uri):
+                try:
+                    version = str(self.client.get_server_version())
+                except Exception:  # noqa: BLE001 - an old server without the call
+                    version = ""
+            self._server_version = version
+        return self._server_version
+
+    def is_lite(self) -> bool:
+        """Milvus Lite, in this process or as ``milvus-lite server``."""
+        return is_lite_uri(self.uri) or "lite" in self.server_version().lower()
+
+    @property
+    def segmented(self) -> bool:
+        """Whether the collection's full text reads ``bm25_text``, which
+        pdfrag fills (the ``segmented`` analyzer)."""
+        if self._segmented is None:
+            self._segmented = (self.full_text() or {}).get("analyzer") == SEGMENTED
+        return self._segmented
 
     def close(self) -> None:
         with self._lock:
@@ -288,6 +337,7 @@ class MilvusIndex:
         """Create the collection if missing; check its model if present.
         Returns True when it was created."""
         with self._lock:
+            self._segmented = None
             if self.exists():
                 self.check_identity()
                 self.load()
@@ -300,7 +350,7 @@ class MilvusIndex:
         backend takes them (each analyzer in turn), else dense only."""
         attempts: list[tuple[str, dict[str, Any]] | None] = []
         if self.index_settings.hybrid:
-            attempts.extend(analyzer_candidates(self.index_settings.analyzer))
+            attempts.extend(analyzer_candidates(self.index_settings.analyzer, lite=self.is_lite()))
         attempts.append(None)
         for analyzer in attempts:
             try:
@@ -323,6 +373,7 @@ class MilvusIndex:
 
     def _drop_new(self) -> None:
         """Drop a collection this object has just created (empty)."""
+        self._segmented = None
         try:
             if self.client.has_collection(self.collection):
                 self.client.drop_collection(self.collection)
@@ -337,10 +388,12 @@ class MilvusIndex:
         schema = c.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_MAX, description="chunk id: hash(doc, pipeline, position)")
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-        if analyzer is None:
-            schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
-        else:
+        # The field BM25 reads: ``text`` itself, or (segmented) a field of its own.
+        bm25_input = None if analyzer is None else (BM25_TEXT_FIELD if analyzer[0] == SEGMENTED else "text")
+        if bm25_input == "text":
             schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES, enable_analyzer=True, analyzer_params=analyzer[1])
+        else:
+            schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
         schema.add_field("doc_id", DataType.VARCHAR, max_length=ID_MAX, description="sha256 of the PDF bytes")
         schema.add_field("source", DataType.VARCHAR, max_length=SOURCE_MAX_BYTES)
         schema.add_field("page_start", DataType.INT32)
@@ -355,9 +408,14 @@ class MilvusIndex:
             pm = load_pymilvus()  # not a bare import: see pdfrag.index._pymilvus
             Function, FunctionType = pm.Function, pm.FunctionType
 
-            schema.add_field(SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR, description="BM25 of text, filled by Milvus")
+            if bm25_input == BM25_TEXT_FIELD:
+                schema.add_field(
+                    BM25_TEXT_FIELD, DataType.VARCHAR, max_length=TEXT_MAX_BYTES, enable_analyzer=True, analyzer_params=analyzer[1],
+                    description="text with its Chinese cut into words by pdfrag (BM25's input)",
+                )
+            schema.add_field(SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR, description=f"BM25 of {bm25_input}, filled by Milvus")
             schema.add_function(
-                Function(name="text_bm25", function_type=FunctionType.BM25, input_field_names=["text"], output_field_names=[SPARSE_FIELD])
+                Function(name="text_bm25", function_type=FunctionType.BM25, input_field_names=[bm25_input], output_field_names=[SPARSE_FIELD])
             )
         index_params = c.prepare_index_params()
         build = {**DEFAULT_BUILD[self.index_type], **self.index_settings.params}
@@ -456,6 +514,8 @@ class MilvusIndex:
         dim = int(self.identity["dimension"])
         for row in rows:
             check_row(row, dim)
+        if self.segmented:
+            rows = [{**row, BM25_TEXT_FIELD: clip_utf8(bm25_words(row["text"]), TEXT_MAX_BYTES)} for row in rows]
         n = 0
         with self._lock:
             for batch in self._batches(rows):
@@ -642,7 +702,7 @@ class MilvusIndex:
         vec = np.asarray(vector, dtype=np.float32).reshape(-1)
         reqs = [
             AnnSearchRequest(data=[vec.tolist()], anns_field="vector", param={"metric_type": self.identity["metric"], "params": sp}, limit=n, expr=expr or None),
-            AnnSearchRequest(data=[text], anns_field=SPARSE_FIELD, param={"metric_type": "BM25"}, limit=n, expr=expr or None),
+            AnnSearchRequest(data=[self._bm25_query(text)], anns_field=SPARSE_FIELD, param={"metric_type": "BM25"}, limit=n, expr=expr or None),
         ]
         res = self._call(
             "hybrid_search",
@@ -671,7 +731,7 @@ class MilvusIndex:
             "search",
             self.client.search,
             self.collection,
-            data=[text],
+            data=[self._bm25_query(text)],
             anns_field=SPARSE_FIELD,
             limit=min(int(k), MAX_LIMIT),
             filter=expr,
@@ -681,6 +741,11 @@ class MilvusIndex:
             **self._timeout(),
         )
         return [SearchHit(h["id"], float(h["distance"]), dict(h["entity"])) for h in res[0]]
+
+    def _bm25_query(self, text: str) -> str:
+        """The query as the collection's full text reads it: cut into words
+        as the rows were (``segmented``), else as it is."""
+        return bm25_words(text) if self.segmented else text
 
     def stats(self) -> dict[str, Any]:
         built = self.built_with() or {}
@@ -703,7 +768,7 @@ def rrf_fuse(lists: Sequence[Sequence[SearchHit]], k: int, rrf_k: int = 60) -> l
 def _row_bytes(row: dict[str, Any]) -> int:
     vec = row.get("vector")
     n = len(vec) * 4 if vec is not None else 0
-    for key in ("text", "source", "doc_id", "id", "pipeline"):
+    for key in ("text", BM25_TEXT_FIELD, "source", "doc_id", "id", "pipeline"):
         v = row.get(key)
         if isinstance(v, str):
             n += len(v.encode("utf-8"))

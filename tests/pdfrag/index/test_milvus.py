@@ -12,9 +12,12 @@ import pytest
 from pdfrag.config import IndexSettings, MilvusSettings
 from pdfrag.errors import ConfigError, ModelMismatchError, PdfragError, TransientError
 from pdfrag.index.milvus import (
+    BM25_TEXT_FIELD,
     SCHEMA_VERSION,
+    SEGMENTED,
     TEXT_MAX_BYTES,
     MilvusIndex,
+    analyzer_candidates,
     check_row,
     is_lite_uri,
     resolve_index_type,
@@ -57,8 +60,8 @@ def make_rows(n: int, doc: str = DOC_A, pipe: str = PIPE_1, seed: int = 0, start
     ]
 
 
-def open_index(path: Path, identity: dict | None = None, **milvus) -> MilvusIndex:
-    return MilvusIndex(MilvusSettings(**milvus), IndexSettings(), str(path), dict(identity or IDENTITY))
+def open_index(path: Path, identity: dict | None = None, index: IndexSettings | None = None, **milvus) -> MilvusIndex:
+    return MilvusIndex(MilvusSettings(**milvus), index or IndexSettings(), str(path), dict(identity or IDENTITY))
 
 
 @pytest.fixture()
@@ -335,3 +338,55 @@ def test_delete_docs_deletes_every_row_of_each(index: MilvusIndex) -> None:
     assert index.delete_docs([DOC_A, "c" * 64, DOC_A]) == 8
     assert index.count() == 4 and index.chunk_ids(DOC_A) == []
     assert index.delete_docs([]) == 0
+
+
+def test_analyzer_candidates_per_backend() -> None:
+    names = lambda setting, lite: [name for name, _ in analyzer_candidates(setting, lite=lite)]  # noqa: E731
+    assert names("auto", True) == [SEGMENTED, "standard"]  # Milvus Lite: pdfrag cuts the Chinese
+    assert names("auto", False) == ["jieba", "standard"]  # a server: its own jieba
+    assert names("jieba", True) == ["jieba"] and names("standard", False) == ["standard"]
+    assert dict(analyzer_candidates(SEGMENTED))[SEGMENTED]["tokenizer"] == "standard"
+    with pytest.raises(ConfigError, match="segmented analyzer is for Milvus Lite"):
+        analyzer_candidates(SEGMENTED, lite=False)
+
+
+ZH = ["白细胞计数升高提示细菌感染", "血小板减少需要复查血常规", "Section 2.1 covers GPU memory"]
+
+
+def test_segmented_full_text_keeps_text_and_finds_chinese_words(index: MilvusIndex) -> None:
+    """The default on Milvus Lite: BM25 reads a field pdfrag fills with the
+    words; ``text`` comes back as written; queries are cut the same way."""
+    assert index.full_text() == {"kind": "bm25", "analyzer": SEGMENTED} and index.segmented
+    fields = {f["name"] for f in index.client.describe_collection(index.collection)["fields"]}
+    assert BM25_TEXT_FIELD in fields
+    rows = [dict(r, text=ZH[i % 3]) for i, r in enumerate(make_rows(6))]
+    index.upsert(rows)
+    index.upsert(rows)  # again: same ids, no duplicates
+    assert index.count() == 6
+    assert {r["text"] for r in index.get([r["id"] for r in rows])} == set(ZH)
+    hits = index.text_search("白细胞", 10)  # a word inside the chunk's sentence
+    assert sorted(h.chunk_id for h in hits) == sorted(rows[i]["id"] for i in (0, 3))
+    assert all(h.entity["text"] == ZH[0] for h in hits)
+    assert {h.chunk_id for h in index.text_search("section 2.1", 10)} == {rows[2]["id"], rows[5]["id"]}
+    fused = index.hybrid_search(np.asarray(rows[1]["vector"]), "复查血常规", 3)
+    assert fused[0].chunk_id in (rows[1]["id"], rows[4]["id"])
+
+
+def test_a_collection_made_with_lites_jieba_analyzer_keeps_it(db: Path) -> None:
+    """Collections made before the segmented default read ``text`` through
+    Milvus Lite's jieba; reopened with the default settings, they still do."""
+    old = open_index(db, index=IndexSettings(analyzer="jieba"))
+    old.ensure_collection()
+    rows = [dict(r, text=ZH[i % 3]) for i, r in enumerate(make_rows(3))]
+    old.upsert(rows)
+    assert old.full_text() == {"kind": "bm25", "analyzer": "jieba"} and not old.segmented
+    old.close()
+    idx = open_index(db)
+    try:
+        assert idx.ensure_collection() is False
+        assert not idx.segmented
+        assert [h.chunk_id for h in idx.text_search("白细胞", 10)] == [rows[0]["id"]]
+        fields = {f["name"] for f in idx.client.describe_collection(idx.collection)["fields"]}
+        assert BM25_TEXT_FIELD not in fields
+    finally:
+        idx.close()

@@ -253,7 +253,7 @@ def test_health_and_ready(client):
     body = r.json()
     assert body["ready"] is True and body["reasons"] == [] and body["hybrid"] is True
     assert body["checks"] == {"milvus": "ok", "collection": "loaded", "model": "loaded"}
-    assert body["model"] == "all-MiniLM-L6-v2" and body["index_type"] == "FLAT" and body["analyzer"] == "jieba"
+    assert body["model"] == "all-MiniLM-L6-v2" and body["index_type"] == "FLAT" and body["analyzer"] == "segmented"
 
 
 def test_metrics(client):
@@ -399,5 +399,5 @@ def test_hybrid_can_be_turned_off(built):
     app = create_app(settings_for(built.home, **{"service.hybrid": False}))
     with TestClient(app) as c:
         body = wait_ready(c.get)
-        assert body["hybrid"] is False and body["analyzer"] == "jieba"  # the collection has full text; the service does not use it
+        assert body["hybrid"] is False and body["analyzer"] == "segmented"  # the collection has full text; the service does not use it
         assert search(c, "typewriter", top_k=2).json()["mode"] == "dense"
