@@ -571,8 +571,9 @@ def eval_chunking(
 
 
 def _quiet_jieba() -> None:
-    """Milvus Lite runs the jieba analyzer in this process; jieba logs its
-    dictionary loading at DEBUG to stderr."""
+    """jieba runs in this process (pdfrag.index.words, and Milvus Lite's
+    jieba analyzer on collections made with it); it logs its dictionary
+    loading at DEBUG to stderr."""
     try:
         import logging
 
