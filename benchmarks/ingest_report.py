@@ -197,7 +197,7 @@ def render_markdown(res: dict[str, Any]) -> str:
             f"for both; tokens are all-MiniLM-L6-v2 word pieces (the model keeps 254 per chunk besides its two special tokens), "
             f"tokens embedded/s counts what the model saw over the whole wall time. "
             f"Peak RSS is each pipeline's process (model, Milvus Lite and all); pdfrag's Prefect server runs beside it and is not counted. "
-            f"Retrieval: dense search of each pipeline's own collection, documents ranked by their best chunk (trec_eval measures); pdfrag's rows marked hybrid search as pdfrag searches by default (BM25 with the jieba analyzer fused with dense by reciprocal rank; BM25 leading for queries mostly in a script the English-only model does not read).",
+            f"Retrieval: dense search of each pipeline's own collection, documents ranked by their best chunk (trec_eval measures); pdfrag's rows marked hybrid search as pdfrag searches by default (BM25 over words cut by jieba where the text is Chinese, fused with dense by reciprocal rank; BM25 leading for queries mostly in a script the English-only model does not read).",
             "",
         ]
         if sh and "pdfrag" in sh:

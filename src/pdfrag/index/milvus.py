@@ -241,6 +241,12 @@ class MilvusIndex:
                 self._index_type = resolve_index_type(self.index_settings, self.uri, self.server_version())
         return self._index_type
 
+    def forget(self) -> None:
+        """Read the collection's make (index type, analyzer) again on next use:
+        it may have been dropped and made anew by another process."""
+        self._index_type = None
+        self._segmented = None
+
     def server_version(self) -> str:
         """The server's version string ("" for Milvus Lite in process, or a
         server too old to say)."""

@@ -179,7 +179,7 @@ class QueryService:
                 return self._state
             if not self.index.exists():
                 raise NotReady(NO_COLLECTION)
-            self.index._index_type = None  # read what the collection was built with
+            self.index.forget()  # read what the collection was built with
             self.index.check_identity()
             new = CollectionState(identity_ok=True, full_text=self.index.full_text(), index_type=self.index.index_type)
             self.index.load()

@@ -371,6 +371,14 @@ def test_segmented_full_text_keeps_text_and_finds_chinese_words(index: MilvusInd
     fused = index.hybrid_search(np.asarray(rows[1]["vector"]), "复查血常规", 3)
     assert fused[0].chunk_id in (rows[1]["id"], rows[4]["id"])
 
+    # Made anew with another analyzer (as by another process): forget() reads it again.
+    index.client.drop_collection(index.collection)
+    index.index_settings = IndexSettings(analyzer="jieba")
+    index._create()
+    assert index.segmented  # what this object last knew
+    index.forget()
+    assert not index.segmented and index.full_text() == {"kind": "bm25", "analyzer": "jieba"}
+
 
 def test_a_collection_made_with_lites_jieba_analyzer_keeps_it(db: Path) -> None:
     """Collections made before the segmented default read ``text`` through
