@@ -47,6 +47,7 @@ _NUMBER_JOIN = re.compile(r"(?<=\d)[.,](?=\d)")
 
 _lock = threading.Lock()
 _jieba = None
+_preloading: threading.Thread | None = None
 
 
 def _cut_for_search():
@@ -58,6 +59,23 @@ def _cut_for_search():
             jieba.setLogLevel(logging.WARNING)  # "Building prefix dict..." on first use
             _jieba = jieba
     return _jieba.cut_for_search
+
+
+def _load_dictionary() -> None:
+    _cut_for_search()
+    _jieba.initialize()
+
+
+def preload() -> threading.Thread:
+    """Load jieba's dictionary in a background thread, once per process
+    (about 1.3 s, which the first Chinese text would otherwise wait for: the
+    query service starts it with the collection). Returns the thread."""
+    global _preloading
+    with _lock:
+        if _preloading is None:
+            _preloading = threading.Thread(target=_load_dictionary, name="pdfrag-jieba-load", daemon=True)
+            _preloading.start()
+        return _preloading
 
 
 def bm25_words(text: str) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 from pdfrag.config import Settings
 from pdfrag.embed import Embedder, get_embedder, get_profile
 from pdfrag.errors import ConfigError, ModelMismatchError, PdfragError, TransientError
+from pdfrag.index import words
 from pdfrag.index.milvus import MilvusIndex
 from pdfrag.ledger import INDEXED, Ledger, LedgerEntry
 from pdfrag.search import Searcher, SearchFilters, SearchOutcome
@@ -182,6 +183,8 @@ class QueryService:
             self.index.forget()  # read what the collection was built with
             self.index.check_identity()
             new = CollectionState(identity_ok=True, full_text=self.index.full_text(), index_type=self.index.index_type)
+            if self.index.segmented:
+                words.preload()  # the first Chinese query need not wait for jieba's dictionary
             self.index.load()
             self._load_ledger()
             self._state = new

@@ -81,3 +81,10 @@ def test_clip_utf8_cuts_at_a_space_within_the_byte_limit() -> None:
     assert clip_utf8("中文 词语 测试", 10) == "中文"  # 13 bytes up to the second space
     clipped = clip_utf8("词" * 10, 10)  # no space: whole characters only
     assert clipped == "词" * 3 and len(clipped.encode()) <= 10
+
+
+def test_preload_loads_jieba_once_in_the_background() -> None:
+    thread = words.preload()
+    assert words.preload() is thread  # once per process
+    thread.join(timeout=60)
+    assert not thread.is_alive() and words._jieba is not None and words._jieba.dt.initialized

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from fastapi.testclient import TestClient
 
+from pdfrag.index import words
 from pdfrag.errors import ModelMismatchError
 from pdfrag.service.models import MAX_TOP_K
 from pdfrag.service.app import create_app
@@ -254,6 +255,17 @@ def test_health_and_ready(client):
     assert body["ready"] is True and body["reasons"] == [] and body["hybrid"] is True
     assert body["checks"] == {"milvus": "ok", "collection": "loaded", "model": "loaded"}
     assert body["model"] == "all-MiniLM-L6-v2" and body["index_type"] == "FLAT" and body["analyzer"] == "segmented"
+
+
+def test_a_segmented_collection_starts_loading_jieba(client, monkeypatch):
+    """jieba's dictionary (about 1.3 s) loads when the service meets a
+    segmented collection, not at the first Chinese query."""
+    calls = []
+    monkeypatch.setattr(words, "preload", lambda: calls.append(1))
+    client.app.state.query.forget()
+    assert client.get("/ready").json()["analyzer"] == "segmented"
+    assert calls == [1]
+    assert search(client, "白细胞计数", top_k=1).status_code == 200
 
 
 def test_metrics(client):
