@@ -9,13 +9,14 @@ Full text: where the backend has BM25 functions (Milvus Lite, Milvus 2.5+),
 ``text`` is analyzer-enabled and a ``sparse`` field is filled by Milvus from
 it (rows never carry it), so searches can fuse BM25 with the dense vectors
 (``hybrid_search``). On Milvus Lite the analyzer runs in this process, in
-Python, and jieba is slow on Latin text; there the ``segmented`` analyzer is
-the default: pdfrag cuts the Chinese in each row and query itself
+Python, and its jieba is slow on Latin text; there the ``segmented`` analyzer
+is the default: pdfrag cuts the Chinese of each row and query itself
 (``pdfrag.index.words``) into a ``bm25_text`` field, which the fast
-``standard`` analyzer reads, and ``text`` keeps the chunk as it is. Creation tries that schema first and falls back to the
-dense-only one when the server refuses it; the choice is recorded in the
-collection properties (``pdfrag.hybrid``). Collections made before (schema
-version 1) have no sparse field and keep working, dense only.
+``standard`` analyzer reads, and ``text`` keeps the chunk as it is.
+Creation tries the full-text schema first and falls back to the dense-only
+one when the server refuses it; the choice is recorded in the collection
+properties (``pdfrag.hybrid``, ``pdfrag.analyzer``). Collections made before
+(schema version 1) have no sparse field and keep working, dense only.
 
 Filtered searches return the full ``k`` rows whenever that many match:
 Milvus Lite's HNSW and IVF indexes can return far fewer under a selective
@@ -44,7 +45,9 @@ from pdfrag.index.filters import hex_id, in_ids
 from pdfrag.index.words import bm25_words, clip_utf8
 
 # 2: analyzer-enabled text + BM25-filled sparse field where supported.
-SCHEMA_VERSION = "2"
+# 3: the same, or (``pdfrag.analyzer`` = segmented) a ``bm25_text`` field that
+#    pdfrag fills and BM25 reads instead of ``text``.
+SCHEMA_VERSION = "3"
 PIPELINES_PROPERTY = "pdfrag.pipelines"  # comma-separated pipeline ids that may have rows
 
 log = logging.getLogger("pdfrag.index")

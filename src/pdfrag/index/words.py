@@ -15,7 +15,7 @@ as it is. Digits joined by a decimal point or a thousands comma are kept
 together (``2.1``, ``1,000``: one word each, as Unicode's word boundaries keep
 them). The same function runs over documents and queries, so both sides see
 the same words. English text costs a regular expression; jieba is loaded only
-when a document or query has Han text.
+when a document or query has text in one of those scripts.
 """
 
 from __future__ import annotations
