@@ -102,7 +102,10 @@ def test_two_clients_and_a_second_process(server) -> None:
     other = open_index(info.uri)
     try:
         assert idx.index_type == "FLAT"  # AUTO on a milvus-lite server: exact search
+        assert idx.is_lite()  # a milvus-lite server says so in its version
         assert idx.ensure_collection() is True
+        # Its analyzers run in Python too: pdfrag cuts the Chinese itself.
+        assert idx.full_text() == {"kind": "bm25", "analyzer": "segmented"} and idx.segmented
         built = idx.built_with()
         assert built is not None, "collection properties lost in server mode"
         assert {k: built[k] for k in ("model", "dimension", "metric")} == IDENTITY
