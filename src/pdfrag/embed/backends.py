@@ -34,6 +34,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -76,14 +77,33 @@ def choose_backend(cuda: bool, flags: frozenset[str] | set[str]) -> str:
     return "onnx"
 
 
+# What a machine with an NVIDIA driver has (a container given a GPU, WSL 2):
+# without any of them torch cannot see a CUDA device.
+GPU_MARKS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
+
+
+def gpu_possible(marks: tuple[str, ...] | None = None) -> bool:
+    """Whether this machine may have a CUDA GPU: its driver's files exist."""
+    return any(Path(m).exists() for m in (GPU_MARKS if marks is None else marks))
+
+
+def cuda_available(device: str = "auto") -> bool:
+    """Whether torch sees a CUDA GPU. Importing torch costs 1.5-2.5 s of
+    start-up, which a CPU machine on an ONNX backend never needs: where no
+    GPU driver is installed (``gpu_possible``) and torch is not loaded yet,
+    the answer is no without it (``device = cuda`` always asks torch)."""
+    if device == "cpu":
+        return False
+    if device != "cuda" and "torch" not in sys.modules and not gpu_possible():
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 def resolve_backend(backend: str, device: str) -> str:
     """The backend that ``auto`` stands for on this machine, given the
     configured device (``cpu`` keeps a GPU out of the choice)."""
     if backend != "auto":
         return backend
-    cuda = False
-    if device in ("auto", "cuda"):
-        import torch
-
-        cuda = torch.cuda.is_available()
-    return choose_backend(cuda, cpu_flags())
+    return choose_backend(cuda_available(device), cpu_flags())

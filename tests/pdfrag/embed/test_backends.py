@@ -79,6 +79,35 @@ def test_resolve_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_backend("auto", "cpu") == "onnx"
 
 
+def test_gpu_possible_looks_for_the_drivers_files(tmp_path: Path) -> None:
+    mark = tmp_path / "nvidia0"
+    assert backends.gpu_possible((str(mark),)) is False
+    mark.touch()
+    assert backends.gpu_possible((str(tmp_path / "none"), str(mark))) is True
+
+
+def test_auto_on_a_machine_without_a_gpu_driver_does_not_import_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch's import (1.5-2.5 s) is skipped where no GPU driver is
+    installed and torch is not loaded: an ONNX backend never needs it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pdfrag.embed import backends; backends.GPU_MARKS = ('/nonexistent/nvidia',); "
+        "cuda = backends.cuda_available('auto'); print(cuda, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert out == ["False", "False"]
+    # A driver present, or torch already loaded, or device=cuda: torch is asked.
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(backends, "gpu_possible", lambda: False)
+    assert backends.cuda_available("auto") is True  # torch is loaded in this process
+    assert backends.cuda_available("cuda") is True
+    assert backends.cuda_available("cpu") is False
+
+
 # Construction (lazy: no weights are loaded here) -----------------------------------
 
 
