@@ -255,14 +255,25 @@ class IsolatedExtractor(Extractor):
 
     name: ClassVar[str] = "isolated"
 
-    def __init__(self, settings: ExtractSettings, inner: Extractor) -> None:
+    def __init__(self, settings: ExtractSettings, config: dict[str, Any], make_inner: Callable[[], Extractor]) -> None:
+        """``config``: the extractor's ``config()``; ``make_inner`` builds it
+        in this process, which only a daemonic process needs (extraction
+        runs in a worker's copy)."""
         self.settings = settings
-        self.inner = inner  # for config(); extraction runs in a worker's copy
+        self._config = config
+        self._make_inner = make_inner
+        self._inner: Extractor | None = None
         self._key = settings.model_dump_json()
         self._warned = False
 
     def config(self) -> dict[str, Any]:
-        return self.inner.config()
+        return self._config
+
+    @property
+    def inner(self) -> Extractor:
+        if self._inner is None:
+            self._inner = self._make_inner()
+        return self._inner
 
     def extract(self, data: bytes, *, source: str, doc_id: str) -> ExtractedDocument:
         if multiprocessing.current_process().daemon:

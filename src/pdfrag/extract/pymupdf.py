@@ -36,6 +36,7 @@ from pdfrag.extract.clean import (
     is_page_number,
     repeated_furniture,
 )
+from pdfrag.extract.identity import PYMUPDF_TEXT_FLAGS, extractor_config
 from pdfrag.extract.headings import Region, assign_heading_paths, mark_headings
 from pdfrag.extract.layout import CutConfig, reading_order
 from pdfrag.extract.quality import judge_page
@@ -47,6 +48,7 @@ pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
 _FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+assert _FLAGS == PYMUPDF_TEXT_FLAGS, "pdfrag.extract.identity spells out PyMuPDF's text flags"
 _BULLET = ("•", "◦", "▪", "‣", "●", "○", "■", "□", "–", "- ", "* ", "·")
 _MARGIN = 0.12  # top and bottom share of the page where running headers and page numbers live
 
@@ -108,13 +110,7 @@ class PyMuPDFExtractor(Extractor):
         return self._reader
 
     def config(self) -> dict[str, Any]:
-        # Whether OCR can run decides the output (scanned pages read or not);
-        # known without loading the models. ``version`` goes up whenever the
-        # same settings give other text (3: figure labels dropped, OCR lines
-        # batched by cost), so cached pages of older code are not reused.
-        from pdfrag.extract.ocr import ocr_available
-
-        return {"name": self.name, "version": 3, "flags": _FLAGS, **self.settings.hash_config(), "ocr_available": ocr_available(self.settings.ocr)}
+        return extractor_config(self.settings)  # pdfrag.extract.identity: known without PyMuPDF
 
     def _passwords_for(self, source: str) -> list[str]:
         s = self.settings

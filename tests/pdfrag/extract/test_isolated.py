@@ -5,6 +5,8 @@ the next call still works."""
 
 from __future__ import annotations
 
+import json
+
 import os
 import time
 from pathlib import Path
@@ -35,6 +37,28 @@ def test_same_pages_as_in_process(pdfs: Path) -> None:
     want = PyMuPDFExtractor(settings).extract(data, source=str(path), doc_id="d")
     assert [(p.page, p.method, p.text) for p in got.pages] == [(p.page, p.method, p.text) for p in want.pages]
     assert got.stats["text_pages"] == want.stats["text_pages"] > 0
+
+
+def test_the_parent_knows_the_config_without_loading_pymupdf() -> None:
+    """The ingest's process needs the extractor's identity for the cache
+    keys, not the extractor: with isolation on, PyMuPDF (0.6 s to import)
+    is not loaded there; the identity is the in-process extractor's."""
+    import subprocess
+    import sys
+
+    import pymupdf
+
+    from pdfrag.extract.identity import PYMUPDF_TEXT_FLAGS
+
+    assert PYMUPDF_TEXT_FLAGS == pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+    for settings in (ExtractSettings(), ExtractSettings(ocr="off", layout=False)):
+        assert get_extractor(settings).config() == PyMuPDFExtractor(settings).config()
+    code = (
+        "import json, sys; from pdfrag.config import ExtractSettings; from pdfrag.extract import get_extractor; "
+        "c = get_extractor(ExtractSettings()).config(); print(json.dumps(['pymupdf' in sys.modules, c['name']]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert json.loads(out) == [False, "pymupdf"]
 
 
 def test_errors_come_back_with_file_and_reason(pdfs: Path) -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from typing import TYPE_CHECKING
+
 from pdfrag.errors import ConfigError
-from pdfrag.extract.ocr.page import OcrPage, PageReader
+
+if TYPE_CHECKING:  # ocr.page imports PyMuPDF (0.6 s); ocr_available must not
+    from pdfrag.extract.ocr.page import PageReader
 
 
 def ocr_available(engine: str) -> bool:
@@ -41,6 +45,8 @@ def get_reader(
         if engine == "auto":
             return None
         raise
+    from pdfrag.extract.ocr.page import PageReader
+
     lay = tab = None
     if layout:
         try:
@@ -59,4 +65,4 @@ def get_reader(
     return PageReader(ocr, lay, tab, dpi=dpi)
 
 
-__all__ = ["OcrPage", "PageReader", "get_reader", "ocr_available"]
+__all__ = ["get_reader", "ocr_available"]
