@@ -74,6 +74,16 @@ class Died(WorkerLost):
         super().__init__(f"the worker process died (exit code {exitcode})", page, pages)
 
 
+class NotStarted(Exception):
+    """The worker process ended before it could take any work: the
+    environment's fault (a ``__main__`` the start method cannot re-import,
+    a broken install), not the document's."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        self.exitcode = exitcode
+        super().__init__(f"the extraction worker process ended before it started (exit code {exitcode})")
+
+
 # Child side ----------------------------------------------------------------------
 
 _report: Callable[[int], None] | None = None  # set in a worker: tells the parent a page is done
@@ -94,6 +104,7 @@ def _serve(conn) -> None:
 
     _report = report
     _report_pages = report_pages
+    conn.send(("ready", None))  # started: from here on, a death is the work's
     while True:
         try:
             fn, args = conn.recv()
@@ -141,20 +152,22 @@ def _context():
 class Worker:
     """One child process and its pipe."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: Callable[..., Any] = _serve) -> None:
         ctx = _context()
         self.models = False  # has loaded models (OCR) that a retirement would free
         self.calls_without_models = 0
+        self.started = False  # the child said it is serving
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child,), daemon=True, name="pdfrag-extract")
+        self.process = ctx.Process(target=target, args=(child,), daemon=True, name="pdfrag-extract")
         self.process.start()
         child.close()
 
     def call(self, fn: Callable[..., Any], *args: Any, stall_timeout: float) -> tuple[bool, Any]:
         """``fn(*args)`` in the child: (True, its result) or (False, the
         exception it raised). Raises ``Stalled`` when no page is reported
-        (nor the call finished) for ``stall_timeout`` seconds, and ``Died``
-        when the child ends."""
+        (nor the call finished) for ``stall_timeout`` seconds, ``Died``
+        when the child ends, and ``NotStarted`` when it ended before it
+        started serving."""
         page, pages = 1, None
         try:
             self.conn.send((fn, args))
@@ -162,7 +175,9 @@ class Worker:
                 if not self.conn.poll(stall_timeout):
                     raise Stalled(page, stall_timeout, pages)
                 kind, value = self.conn.recv()
-                if kind == "page":
+                if kind == "ready":
+                    self.started = True
+                elif kind == "page":
                     page = value + 1
                 elif kind == "pages":
                     pages = value
@@ -170,6 +185,8 @@ class Worker:
                     return kind == "done", value
         except (EOFError, ConnectionError):
             self.process.join(5)
+            if not self.started:
+                raise NotStarted(self.process.exitcode) from None
             raise Died(page, self.process.exitcode, pages) from None
 
     def due_for_retirement(self, used_models: bool, after: int) -> bool:
@@ -265,6 +282,7 @@ class IsolatedExtractor(Extractor):
         self._inner: Extractor | None = None
         self._key = settings.model_dump_json()
         self._warned = False
+        self._no_workers: str | None = None  # why workers cannot start here, once seen
 
     def config(self) -> dict[str, Any]:
         return self._config
@@ -275,14 +293,19 @@ class IsolatedExtractor(Extractor):
             self._inner = self._make_inner()
         return self._inner
 
+    def _in_process(self, why: str, data: bytes, source: str, doc_id: str) -> ExtractedDocument:
+        if not self._warned:
+            log.warning("extracting in-process without extract.stall_timeout: %s", why)
+            self._warned = True
+        return self.inner.extract(data, source=source, doc_id=doc_id)
+
     def extract(self, data: bytes, *, source: str, doc_id: str) -> ExtractedDocument:
         if multiprocessing.current_process().daemon:
             # A daemonic process (a Dask worker, say) may not start children:
             # extract here, without the hard limit.
-            if not self._warned:
-                log.warning("extracting in-process without extract.stall_timeout: this process is daemonic and cannot start workers")
-                self._warned = True
-            return self.inner.extract(data, source=source, doc_id=doc_id)
+            return self._in_process("this process is daemonic and cannot start workers", data, source, doc_id)
+        if self._no_workers is not None:
+            return self._in_process(self._no_workers, data, source, doc_id)
         limit = self.settings.stall_timeout
         try:
             return POOL.call(
@@ -296,6 +319,12 @@ class IsolatedExtractor(Extractor):
                 source=source, stage="extract", page=None if e.after_last_page else e.page,
                 hint="the PDF may make MuPDF loop: repair or re-export it (e.g. qpdf); if its pages are only slow, raise extract.stall_timeout",
             ) from None
+        except NotStarted as e:
+            # The environment's fault, not the file's (a program read from
+            # standard input, say, whose __main__ the workers cannot
+            # re-import): extract here, as in a daemonic process.
+            self._no_workers = f"{e}; a program read from standard input cannot start worker processes (run pdfrag from the CLI or a script file)"
+            return self._in_process(self._no_workers, data, source, doc_id)
         except Died as e:
             raise InputError(
                 f"{e.where}: the PDF crashed the extractor (worker exit code {e.exitcode}); the file was abandoned",

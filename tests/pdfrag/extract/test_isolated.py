@@ -16,7 +16,8 @@ import pytest
 from pdfrag.config import ExtractSettings
 from pdfrag.errors import InputError
 from pdfrag.extract import get_extractor
-from pdfrag.extract.isolated import Died, IsolatedExtractor, Stalled, WorkerPool
+from pdfrag.extract import isolated
+from pdfrag.extract.isolated import Died, IsolatedExtractor, NotStarted, Stalled, Worker, WorkerPool
 from pdfrag.extract.pymupdf import PyMuPDFExtractor
 
 
@@ -176,3 +177,35 @@ def test_stall_after_the_last_page_says_so(monkeypatch: pytest.MonkeyPatch) -> N
     assert "after its last page (4)" in str(e.value) and "page 5" not in str(e.value)
     assert e.value.page is None
     assert "after its last page (4)" in str(Stalled(5, 7, pages=4)) and "(page 3)" in str(Stalled(3, 7, pages=4))
+
+
+def test_a_worker_that_never_starts_is_not_blamed_on_the_file(pdfs: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A worker process that ends before it serves (here: its target exits at
+    once, as when the start method cannot re-import ``__main__``) is the
+    environment's fault, not the PDF's: the extractor says so once and
+    extracts in this process, as in a daemonic one."""
+    import logging
+    import sys
+
+    w = Worker(target=sys.exit)
+    with pytest.raises(NotStarted) as e:
+        w.call(os.getpid, stall_timeout=60)
+    assert e.value.exitcode == 1
+    w.kill()
+
+    starts = []
+
+    def failing_worker():
+        starts.append(1)
+        return Worker(target=sys.exit)
+
+    monkeypatch.setattr(isolated, "Worker", failing_worker)
+    monkeypatch.setattr(isolated, "POOL", WorkerPool())
+    path = pdfs / "prose" / "docling_multi_page.pdf"
+    ex = get_extractor(ExtractSettings(ocr="off"))
+    with caplog.at_level(logging.WARNING, logger="pdfrag.extract.isolated"):
+        docs = [ex.extract(path.read_bytes(), source=str(path), doc_id="d") for _ in range(2)]
+    assert all(d.stats["text_pages"] > 0 for d in docs)
+    assert starts == [1]  # tried once, then extracted here
+    assert sum("ended before it started" in r.getMessage() for r in caplog.records) == 1
+    isolated.POOL.close()
