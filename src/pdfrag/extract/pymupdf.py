@@ -36,8 +36,8 @@ from pdfrag.extract.clean import (
     is_page_number,
     repeated_furniture,
 )
-from pdfrag.extract.identity import PYMUPDF_TEXT_FLAGS, extractor_config
 from pdfrag.extract.headings import Region, assign_heading_paths, mark_headings
+from pdfrag.extract.identity import PYMUPDF_TEXT_FLAGS, extractor_config
 from pdfrag.extract.layout import CutConfig, reading_order
 from pdfrag.extract.quality import judge_page
 from pdfrag.extract.tables import TableConfig, TableFinder
@@ -47,8 +47,7 @@ from pdfrag.types import Block, ExtractedDocument, Page, Table
 pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
-_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
-assert _FLAGS == PYMUPDF_TEXT_FLAGS, "pdfrag.extract.identity spells out PyMuPDF's text flags"
+_FLAGS = PYMUPDF_TEXT_FLAGS  # TEXT_PRESERVE_WHITESPACE | TEXT_MEDIABOX_CLIP (tests check it against PyMuPDF)
 _BULLET = ("•", "◦", "▪", "‣", "●", "○", "■", "□", "–", "- ", "* ", "·")
 _MARGIN = 0.12  # top and bottom share of the page where running headers and page numbers live
 
