@@ -494,7 +494,11 @@ def eval_retrieval(
         emb = p.embedder
         bs = p.settings.embed.batch_size
         t0 = time.perf_counter()
-        searcher = retrieval.collection_searcher(p.index, doc_id, search_mode=mode, rrf_k=p.settings.index.rrf_k, english_only=p.profile.english_only)
+        p.ledger.ensure()
+        searcher = retrieval.collection_searcher(
+            p.index, doc_id, search_mode=mode, rrf_k=p.settings.index.rrf_k, english_only=p.profile.english_only,
+            duplicates=retrieval.duplicate_sources(p.ledger.all()),
+        )
         runs = retrieval.retrieve(chosen, lambda texts: emb.embed_queries(texts, batch_size=bs), searcher, k, batch_size=bs)
         seconds = time.perf_counter() - t0
     except PdfragError as e:

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -285,9 +285,7 @@ class Pipeline:
             self.index.upsert(rows)
             deleted = self.index.delete_doc_stale(f.doc_id, self.pipeline_id) if other_pipelines is None or other_pipelines else 0
             if previous_doc_id and previous_doc_id != f.doc_id:
-                others = [s for s in self.ledger.sources_for_doc(previous_doc_id) if s != f.uri]
-                if not others:
-                    deleted += self.index.delete_doc(previous_doc_id)
+                deleted += self._release(previous_doc_id, f.uri)
             self.ledger.put(
                 [LedgerEntry(f.uri, f.name, f.doc_id, self.pipeline_id, INDEXED, chunks=len(rows), pages=pages.stats.get("text_pages", pages.rows), size=f.size, run_id=run_id, fingerprint=f.fingerprint)]
             )
@@ -300,10 +298,29 @@ class Pipeline:
             raise InputError(f"identical to {of}, which was not indexed", source=f.uri, stage="index")
         deleted = 0
         with self._lock:
-            if previous_doc_id and previous_doc_id != f.doc_id and not [s for s in self.ledger.sources_for_doc(previous_doc_id) if s != f.uri]:
-                deleted = self.index.delete_doc(previous_doc_id)
+            if previous_doc_id and previous_doc_id != f.doc_id:
+                deleted = self._release(previous_doc_id, f.uri)
             self.ledger.put([LedgerEntry(f.uri, f.name, f.doc_id, self.pipeline_id, INDEXED, chunks=entry.chunks, pages=entry.pages, size=f.size, run_id=run_id, error=f"duplicate of {of}", fingerprint=f.fingerprint)])
         return IndexResult(0, deleted)
+
+    def _release(self, doc_id: str, source: str) -> int:
+        """``source`` no longer holds ``doc_id`` (its bytes changed): the
+        document's rows go, unless another source still holds it; then they
+        name that one. Returns the rows deleted."""
+        others = [s for s in self.ledger.sources_for_doc(doc_id) if s != source]
+        if not others:
+            return self.index.delete_doc(doc_id)
+        self._rehome(doc_id, [source], sorted(others))
+        return 0
+
+    def _rehome(self, doc_id: str, gone: list[str], holders: list[str]) -> None:
+        """Rows naming a source in ``gone`` name the first of ``holders``,
+        so that search results never cite a file without that text."""
+        to = holders[0]
+        entry = self.ledger.get([to]).get(to)
+        self.index.move_doc(doc_id, gone, to, entry.name if entry and entry.name else to.rstrip("/").rsplit("/", 1)[-1])
+        if entry is not None and entry.error.startswith("duplicate of "):
+            self.ledger.put([replace(entry, error="", updated_at="")])  # it holds the rows now
 
     def record_failure(self, f: SourceFile | SourceRef | str, failure: Failure, run_id: str) -> None:
         """Failures are kept in the ledger so nothing is silently dropped; a
@@ -331,8 +348,12 @@ class Pipeline:
             docs = sorted({e.doc_id for e in entries.values() if e.status == INDEXED and e.doc_id})
             holders = self.ledger.sources_for_docs(docs)
             removed = set(sources)
-            # A document another source still has keeps its rows.
+            # A document another source still has keeps its rows, which
+            # then name that source.
             deleted += self.index.delete_docs([d for d in docs if not set(holders[d]) - removed])
+            for d in docs:
+                if set(holders[d]) - removed:
+                    self._rehome(d, sources, sorted(set(holders[d]) - removed))
             self.ledger.delete(sources)
             self.index.flush()
         return deleted

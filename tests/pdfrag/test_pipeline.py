@@ -181,3 +181,65 @@ def test_a_collection_that_does_not_record_pipelines_is_scanned_then_recorded(tm
     p.finalize()
     assert recorded[0] == {p.pipeline_id}
     p.index.close()
+
+
+def test_rows_of_identical_files_name_a_file_that_still_holds_them(tmp_path, pdfs) -> None:
+    """Identical files share one set of rows, which name one of them. When
+    that file is deleted (prune) or its bytes change, the rows stay for the
+    other file and name it: search never cites a file without the text."""
+    import shutil
+
+    from pdfrag.pipeline import Pipeline, new_run
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(pdfs / "prose/docling_multi_page.pdf", src / "a.pdf")
+    shutil.copy(pdfs / "prose/docling_multi_page.pdf", src / "b.pdf")
+    shutil.copy(pdfs / "prose/samplefiles_pdflatex-4-pages.pdf", src / "c.pdf")
+    p = Pipeline(Settings(home=str(tmp_path / "home")))
+
+    def ingest(prune: bool = False) -> None:
+        p.precheck()
+        plan = p.plan(str(src), prune=prune)
+        run = new_run(str(src))
+        for f in plan.todo:
+            pages = p.extract(f)
+            chunks = p.chunk(f, pages)
+            p.index_document(f, pages, chunks, p.embed_many([chunks])[0], plan.previous.get(f.uri), run.run_id)
+        for f, of in plan.duplicates:
+            p.record_duplicate(f, of, plan.previous.get(f.uri), run.run_id)
+        if plan.removed:
+            p.prune(plan.removed)
+        p.finalize()
+
+    def sources(doc_id: str) -> set[tuple[str, str]]:
+        return {(r["source"], r["metadata"]["file_name"]) for r in p.index._query_all(f'doc_id == "{doc_id}"', ["source", "metadata"])}
+
+    try:
+        ingest()
+        shared = p.ledger.get([str(src / "a.pdf")])[str(src / "a.pdf")].doc_id
+        n = p.index.count(f'doc_id == "{shared}"')
+        assert n > 0 and sources(shared) == {(str(src / "a.pdf"), "a.pdf")}
+        assert p.ledger.get([str(src / "b.pdf")])[str(src / "b.pdf")].error == f"duplicate of {src / 'a.pdf'}"
+
+        # a.pdf deleted: b.pdf keeps the rows, which now name it.
+        (src / "a.pdf").unlink()
+        ingest(prune=True)
+        assert p.index.count(f'doc_id == "{shared}"') == n and sources(shared) == {(str(src / "b.pdf"), "b.pdf")}
+        assert p.ledger.get([str(src / "b.pdf")])[str(src / "b.pdf")].error == ""
+
+        # a.pdf back as a copy (indexed as new: its rows, the same ids, name
+        # it), then a.pdf changed: the rows stay for b.pdf and name it.
+        shutil.copy(src / "b.pdf", src / "a.pdf")
+        ingest()
+        assert p.index.count(f'doc_id == "{shared}"') == n and sources(shared) == {(str(src / "a.pdf"), "a.pdf")}
+        shutil.copy(src / "c.pdf", src / "a.pdf")
+        ingest()
+        assert p.index.count(f'doc_id == "{shared}"') == n and sources(shared) == {(str(src / "b.pdf"), "b.pdf")}
+
+        # The last holder changes too: the rows go.
+        shutil.copy(pdfs / "tables/pymupdf_small-table.pdf", src / "b.pdf")
+        ingest()
+        assert p.index.count(f'doc_id == "{shared}"') == 0
+    finally:
+        p.index.close()

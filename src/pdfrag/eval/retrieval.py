@@ -13,7 +13,7 @@ benchmark's reference pipeline).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -40,7 +40,8 @@ class QueryRun:
 
     def to_json(self) -> dict[str, Any]:
         """The ``--run-out`` line: chunk level, best first (a document appears
-        once per retrieved chunk; its first appearance is its score)."""
+        once per retrieved chunk; its first appearance is its score; a chunk
+        of identical files appears once for each)."""
         return {
             "query_id": self.query_id,
             "doc_ids": [h.doc for h in self.chunks],
@@ -114,14 +115,31 @@ def retrieve(
     return runs
 
 
+def duplicate_sources(entries: Iterable[Any]) -> dict[str, list[str]]:
+    """Content hash → every indexed source with those bytes, for the
+    documents that more than one file holds (ledger entries: ``doc_id``,
+    ``source``, ``status``). pdfrag indexes such bytes once, under one of
+    the files."""
+    by_doc: dict[str, set[str]] = {}
+    for e in entries:
+        if e.status == "indexed" and e.doc_id:
+            by_doc.setdefault(e.doc_id, set()).add(e.source)
+    return {d: sorted(s) for d, s in by_doc.items() if len(s) > 1}
+
+
 def collection_searcher(
     index, mode: str = "stem", expr: str = "", search_mode: str = "dense", rrf_k: int = 60, english_only: bool = False,
+    duplicates: Mapping[str, Sequence[str]] | None = None,
 ) -> SearchFn:
     """Search over pdfrag's collection (a ``MilvusIndex``): ``dense`` (the
     embedding model alone) or ``hybrid`` (BM25 over the query text fused with
     the dense results by reciprocal rank, as the query service searches,
     BM25 leading for queries an ``english_only`` model does not read:
-    ``pdfrag.search.hybrid_hits``; scores are then RRF scores)."""
+    ``pdfrag.search.hybrid_hits``; scores are then RRF scores).
+
+    ``duplicates`` (``duplicate_sources``): a chunk of bytes several files
+    hold counts for each of them, at the same score, since the qrels may
+    name any of the files."""
     if mode not in DOC_ID_MODES:
         raise ValueError(f"unknown document id mode {mode!r}: use one of {', '.join(DOC_ID_MODES)}")
     if search_mode not in SEARCH_MODES:
@@ -144,6 +162,10 @@ def collection_searcher(
                 md = e.get("metadata") or {}
                 doc = doc_key(mode, source=e.get("source", ""), doc_id=e.get("doc_id", ""), file_name=md.get("file_name", ""))
                 row.append(ChunkHit(h.chunk_id, doc, float(h.score)))
+                for source in (duplicates or {}).get(e.get("doc_id", ""), ()):
+                    also = doc_key(mode, source=source, doc_id=e.get("doc_id", ""))
+                    if also != doc:
+                        row.append(ChunkHit(h.chunk_id, also, float(h.score)))
             out.append(row)
         return out
 

@@ -557,6 +557,22 @@ class MilvusIndex:
         """Rows of ``doc_id`` written by another pipeline configuration."""
         return self.delete_where(f"doc_id == {hex_id(doc_id)} and pipeline != {hex_id(pipeline)}")
 
+    def move_doc(self, doc_id: str, gone: Sequence[str], source: str, file_name: str) -> int:
+        """Rows of ``doc_id`` that name a source in ``gone`` name ``source``
+        (and ``file_name``) instead, vectors and text unchanged: a document
+        another file still holds keeps its rows when the file they named is
+        deleted or changed. Returns how many rows moved."""
+        gone_set = set(gone)
+        if not gone_set:
+            return 0
+        with self._lock:
+            rows = [r for r in self._query_all(f"doc_id == {hex_id(doc_id)}", [*CHUNK_FIELDS, "vector"]) if r["source"] in gone_set]
+            for r in rows:
+                r["source"] = source
+                r["metadata"] = {**(r.get("metadata") or {}), "file_name": file_name}
+                r["vector"] = [float(x) for x in r["vector"]]
+            return self.upsert(rows) if rows else 0
+
     def chunk_ids(self, doc_id: str) -> list[str]:
         rows = self._query_all(f"doc_id == {hex_id(doc_id)}", ["id"])
         return [r["id"] for r in rows]

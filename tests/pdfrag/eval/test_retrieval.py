@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pdfrag.eval.retrieval import ChunkHit, QueryRun, doc_key, rank_documents, retrieve, select_judged
+from pdfrag.eval.retrieval import ChunkHit, QueryRun, doc_key, duplicate_sources, rank_documents, retrieve, select_judged
 
 
 def test_doc_key_modes() -> None:
@@ -75,3 +75,49 @@ def test_select_judged() -> None:
 def test_query_run_json_is_chunk_level() -> None:
     r = QueryRun("q", [ChunkHit("c1", "a", 0.91234567), ChunkHit("c2", "a", 0.5)], [("a", 0.91234567)])
     assert r.to_json() == {"query_id": "q", "doc_ids": ["a", "a"], "scores": [0.912346, 0.5], "chunk_ids": ["c1", "c2"]}
+
+
+def test_duplicate_sources_lists_documents_held_by_several_files() -> None:
+    from pdfrag.ledger import FAILED, INDEXED, LedgerEntry
+
+    entries = [
+        LedgerEntry("/c/a.pdf", "a.pdf", "d1", "p", INDEXED),
+        LedgerEntry("/c/copy/a.pdf", "a.pdf", "d1", "p", INDEXED),
+        LedgerEntry("/c/b.pdf", "b.pdf", "d1", "p", INDEXED),
+        LedgerEntry("/c/c.pdf", "c.pdf", "d2", "p", INDEXED),
+        LedgerEntry("/c/bad.pdf", "bad.pdf", "d2", "p", FAILED),
+    ]
+    assert duplicate_sources(entries) == {"d1": ["/c/a.pdf", "/c/b.pdf", "/c/copy/a.pdf"]}
+
+
+@pytest.mark.integration
+def test_a_chunk_of_duplicated_bytes_counts_for_every_file_that_holds_them(tmp_path) -> None:
+    """pdfrag indexes identical files once; the qrels may name any of them."""
+    from pdfrag.config import IndexSettings, MilvusSettings
+    from pdfrag.eval.retrieval import collection_searcher
+    from pdfrag.index.milvus import MilvusIndex
+
+    idx = MilvusIndex(MilvusSettings(), IndexSettings(), str(tmp_path / "m.db"), {"model": "m", "dimension": 4, "metric": "COSINE"})
+    idx.ensure_collection()
+    try:
+        vecs = np.eye(4, dtype=np.float32)
+        idx.upsert([
+            {
+                "id": f"{doc[:8]}-{i}", "vector": vecs[i].tolist(), "text": f"text {i}", "doc_id": doc, "source": f"/c/{name}.pdf",
+                "page_start": 1, "page_end": 1, "chunk_index": i, "char_start": 0, "char_end": 6, "token_count": 2,
+                "pipeline": "p" * 32, "metadata": {"file_name": f"{name}.pdf"},
+            }
+            for i, (doc, name) in enumerate([("d" * 64, "a"), ("e" * 64, "b")])
+        ])
+        dups = {"d" * 64: ["/c/a.pdf", "/c/x/copy.pdf"]}
+        query = np.array([[1.0, 0.2, 0.0, 0.0]], dtype=np.float32)
+        run = retrieve({"q": "x"}, lambda t: query, collection_searcher(idx, "stem", duplicates=dups), k=10)["q"]
+        assert [d for d, _ in run.documents] == ["a", "copy", "b"]
+        assert run.documents[0][1] == run.documents[1][1]
+        assert [h.chunk_id for h in run.chunks] == ["dddddddd-0"] * 2 + ["eeeeeeee-1"]
+        plain = retrieve({"q": "x"}, lambda t: query, collection_searcher(idx, "stem"), k=10)["q"]
+        assert [d for d, _ in plain.documents] == ["a", "b"]
+        by_hash = retrieve({"q": "x"}, lambda t: query, collection_searcher(idx, "doc_id", duplicates=dups), k=10)["q"]
+        assert [d for d, _ in by_hash.documents] == ["d" * 64, "e" * 64]
+    finally:
+        idx.close()

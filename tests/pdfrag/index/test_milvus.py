@@ -398,3 +398,21 @@ def test_a_collection_made_with_lites_jieba_analyzer_keeps_it(db: Path) -> None:
         assert BM25_TEXT_FIELD not in fields
     finally:
         idx.close()
+
+
+def test_move_doc_renames_only_the_rows_naming_a_gone_source(index: MilvusIndex) -> None:
+    rows = make_rows(3, DOC_A, seed=1) + make_rows(2, DOC_B, seed=2)
+    index.upsert(rows)
+    assert index.move_doc(DOC_A, ["/corpus/elsewhere.pdf"], "/corpus/b.pdf", "b.pdf") == 0
+    assert index.move_doc(DOC_A, ["/corpus/aaaa.pdf"], "/corpus/copy of a.pdf", "copy of a.pdf") == 3
+    got = {r["id"]: r for r in index.get([r["id"] for r in rows])}
+    assert index.count() == 5
+    for r in rows[:3]:
+        moved = got[r["id"]]
+        assert moved["source"] == "/corpus/copy of a.pdf" and moved["metadata"]["file_name"] == "copy of a.pdf"
+        assert (moved["text"], moved["chunk_index"], moved["page_start"]) == (r["text"], r["chunk_index"], r["page_start"])
+    assert all(got[r["id"]]["source"] == "/corpus/bbbb.pdf" for r in rows[3:])
+    # The vectors moved with the rows: each row is still its own nearest neighbour.
+    for r in rows[:3]:
+        hit = index.search(np.asarray(r["vector"], dtype=np.float32)[None, :], 1)[0][0]
+        assert hit.chunk_id == r["id"] and hit.score > 0.999 and hit.entity["source"] == "/corpus/copy of a.pdf"
