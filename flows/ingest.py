@@ -163,16 +163,21 @@ def ingest(
             flush_batch()
     flush_batch()
 
+    failed_here = {failure.source: failure for _, failure in failures}
     for f, of in plan.duplicates:
-        try:
-            res = index_tasks.record_duplicate(f, of, plan.previous.get(f.uri), summary.run_id, config)
-        except Exception as e:  # noqa: BLE001
-            fail(f, _failure(f, "index", e))
-            continue
-        summary.indexed += 1
-        summary.chunks_deleted += res.deleted
-        summary.documents.append({"source": f.uri, "status": "indexed", "duplicate_of": of})
-        rep.file_done(f.name, "indexed")
+        first = failed_here.get(of)
+        if first is not None:  # the same bytes fail the same way: say why, not just "identical to"
+            fail(f, Failure(f.uri, first.stage, f"{f.uri}: identical to {of}, which failed: {first.error}", first.retryable))
+        else:
+            try:
+                res = index_tasks.record_duplicate(f, of, plan.previous.get(f.uri), summary.run_id, config)
+            except Exception as e:  # noqa: BLE001
+                fail(f, _failure(f, "index", e))
+            else:
+                summary.indexed += 1
+                summary.chunks_deleted += res.deleted
+                summary.documents.append({"source": f.uri, "status": "indexed", "duplicate_of": of})
+                rep.file_done(f.name, "indexed")
         ui.advance(f"{summary.indexed} indexed, {len(summary.failed)} failed")
 
     def bookkeeping(what: str, fn, *args) -> Any:

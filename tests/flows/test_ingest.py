@@ -190,29 +190,33 @@ def test_workers_documents_are_extracted_at_once(run, pdfs, tmp_path, monkeypatc
 def test_bad_input_fails_per_file_without_stopping(run, home, pdfs, tmp_path):
     src = tmp_path / "bad"
     shutil.copytree(pdfs / "bad_input", src)
+    # A copy of a bad file fails with the original's reason, not just "identical to".
+    shutil.copy(src / "pdfplumber_issue-297-example.pdf", src / "zz-copy.pdf")
+    expected = {**EXPECTED_BAD, "zz-copy.pdf": "no extractable text"}
     all_pdfs = sorted(p.name for p in src.glob("*.pdf"))
 
     summary = run(src)
     failed = {Path(f.source).name: f for f in summary.failed}
-    assert set(failed) == set(EXPECTED_BAD)
-    for name, reason in EXPECTED_BAD.items():
+    assert set(failed) == set(expected)
+    for name, reason in expected.items():
         f = failed[name]
         assert reason in f.error and name in f.error, f.error
         assert f.stage == "extract" and not f.retryable
+    assert "identical to" in failed["zz-copy.pdf"].error and "pdfplumber_issue-297-example.pdf" in failed["zz-copy.pdf"].error
     # Every other file is indexed: nothing is silently dropped.
-    assert summary.indexed == len(all_pdfs) - len(EXPECTED_BAD)
+    assert summary.indexed == len(all_pdfs) - len(expected)
     assert summary.indexed + len(summary.failed) == summary.files == len(all_pdfs)
 
     # Failures are stored with the run, in the ledger and the run record.
     p = get_pipeline({"home": str(home)})
     ledger_failed = {Path(e.source).name for e in p.ledger.all() if e.status == "failed"}
-    assert ledger_failed == set(EXPECTED_BAD)
-    assert {Path(f["source"]).name for f in p.last_run()["failed"]} == set(EXPECTED_BAD)
+    assert ledger_failed == set(expected)
+    assert {Path(f["source"]).name for f in p.last_run()["failed"]} == set(expected)
 
     # Unchanged known failures are not retried; supplying passwords retries them.
     again = run(src)
     assert again.failed == [] and again.unchanged == len(all_pdfs)
-    assert {Path(f.source).name for f in again.known_failures} == set(EXPECTED_BAD)
+    assert {Path(f.source).name for f in again.known_failures} == set(expected)
     close_pipelines()
     from pdfrag.flows.ingest import ingest
 
