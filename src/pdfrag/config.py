@@ -37,6 +37,9 @@ class ExtractSettings(BaseModel):
     drop_furniture: bool = True
     # Headings from font size and weight, and a heading path on each block.
     headings: bool = True
+    # Lines that the PDF left as blocks of their own (double spacing, many
+    # Chinese documents) joined back into their paragraphs.
+    join_lines: bool = True
     # OCR for scanned pages and garbage text layers: auto = RapidOCR when the
     # ocr extra is installed; off = report such pages as needing OCR.
     ocr: Literal["auto", "rapidocr", "paddle", "off"] = "auto"

@@ -27,6 +27,9 @@ class Region:
     table_index: int | None = None  # into the page's tables
     rotated: bool = False  # text not written left to right (margin notes, stamps): kept out of the XY-cut
     heading_path: tuple[str, ...] = field(default=())
+    # Text layer: the boxes of the first and last lines (paragraphs.py).
+    first: BBox | None = None
+    last: BBox | None = None
 
 
 def body_size(pages: list[list[Region]]) -> float:

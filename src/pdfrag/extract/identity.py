@@ -18,9 +18,10 @@ from pdfrag.config import ExtractSettings
 # that PyMuPDF need not be imported to know them (tests check them against it).
 PYMUPDF_TEXT_FLAGS = 2 | 64
 # Goes up whenever the same settings give other text (3: figure labels
-# dropped, OCR lines batched by cost), so cached pages of older code are not
+# dropped, OCR lines batched by cost; 4: lines left as blocks of their own
+# joined into their paragraphs), so cached pages of older code are not
 # reused.
-PYMUPDF_VERSION = 3
+PYMUPDF_VERSION = 4
 
 
 def extractor_config(settings: ExtractSettings) -> dict[str, Any]:

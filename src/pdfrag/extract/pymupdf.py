@@ -39,6 +39,7 @@ from pdfrag.extract.clean import (
 from pdfrag.extract.headings import Region, assign_heading_paths, mark_headings
 from pdfrag.extract.identity import PYMUPDF_TEXT_FLAGS, extractor_config
 from pdfrag.extract.layout import CutConfig, reading_order
+from pdfrag.extract.paragraphs import join_paragraph_lines
 from pdfrag.extract.quality import judge_page
 from pdfrag.extract.tables import TableConfig, TableFinder
 from pdfrag.extract.text import is_rtl, join_lines
@@ -298,6 +299,7 @@ class PyMuPDFExtractor(Extractor):
         sideways = 0
         x0 = y0 = float("inf")
         x1 = y1 = float("-inf")
+        first = last = None
         for line in b.get("lines", ()):
             parts = []
             for s in line.get("spans", ()):
@@ -335,6 +337,9 @@ class PyMuPDFExtractor(Extractor):
             if not line_text:
                 continue
             nlines += 1
+            if first is None:
+                first = line["bbox"]
+            last = line["bbox"]
             if abs(line["dir"][0]) < 0.7:
                 sideways += 1
             if not text:
@@ -352,7 +357,7 @@ class PyMuPDFExtractor(Extractor):
             rounded[size] = rounded.get(size, 0) + n
         region = Region(
             (x0, y0, x1, y1), text, kind="text", size=max(rounded, key=rounded.__getitem__) if rounded else 0.0, bold=bold > 0.6 * chars,
-            lines=nlines, rotated=sideways > nlines / 2,
+            lines=nlines, rotated=sideways > nlines / 2, first=tuple(first) if first else None, last=tuple(last) if last else None,
         )
         return region, invisible
 
@@ -418,6 +423,8 @@ class PyMuPDFExtractor(Extractor):
             if s.layout and not raw.ordered:
                 _order(raw)
             raw.regions = _join_broken_words(raw.regions)
+            if s.join_lines:
+                raw.regions = join_paragraph_lines(raw.regions, rtl=raw.rtl)
         region_lists = [r.regions for r in raws]
         if s.headings:
             mark_headings(region_lists)
