@@ -31,6 +31,7 @@ Right-to-left pages are left as they are.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 
 from pdfrag.extract.headings import Region
 from pdfrag.extract.text import is_cjk, join_lines
@@ -43,15 +44,20 @@ _MARKER = re.compile(
 )
 _SIZE_TOLERANCE = 0.6  # points
 _MIN_COLUMN = 12  # font sizes: narrower columns are labels, form fields, table cells
+_MAX_LINES = 400  # blocks on a page past which it is a drawing or a form, not running text
 
 
 def join_paragraph_lines(regions: list[Region], rtl: bool = False) -> list[Region]:
     """``regions`` with each block that continues the paragraph before it
-    (see the module) merged into that paragraph. Right-to-left pages are
-    left as they are."""
+    (see the module) merged into that paragraph. Right-to-left pages, and
+    pages of more than 400 text blocks (drawings, forms), are left as they
+    are."""
     if len(regions) < 2 or rtl:
         return regions
-    right = _column_rights(regions)
+    lined = [r for r in regions if _lined(r)]
+    if len(lined) > _MAX_LINES:
+        return regions
+    right = _column_rights(lined)
     step = _page_step(regions)
     out: list[Region] = []
     for r in regions:
@@ -78,16 +84,16 @@ def _pitch(r: Region) -> float:
     return (r.last[1] - r.first[1]) / (r.lines - 1)
 
 
-def _column_rights(regions: list[Region]) -> dict[int, float]:
+def _column_rights(lined: list[Region]) -> dict[int, float]:
     """Per region: the right edge of its column, the furthest right that
     any text region of its size reaches whose left edge is within four font
     sizes of its own (a first-line indent either way)."""
-    lined = [r for r in regions if _lined(r)]
+    by_left = sorted(lined, key=lambda q: q.bbox[0])
+    lefts = [q.bbox[0] for q in by_left]
     out: dict[int, float] = {}
     for r in lined:
-        out[id(r)] = max(
-            q.bbox[2] for q in lined if abs(q.size - r.size) <= _SIZE_TOLERANCE and abs(q.bbox[0] - r.bbox[0]) <= 4 * r.size
-        )
+        near = by_left[bisect_left(lefts, r.bbox[0] - 4 * r.size) : bisect_right(lefts, r.bbox[0] + 4 * r.size)]
+        out[id(r)] = max(q.bbox[2] for q in near if abs(q.size - r.size) <= _SIZE_TOLERANCE)
     return out
 
 
