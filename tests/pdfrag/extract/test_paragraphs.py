@@ -118,3 +118,11 @@ def test_a_chinese_report_reads_in_paragraphs(pdfs) -> None:
     assert sum(len(p.blocks) for p in joined.pages) < sum(len(p.blocks) for p in apart.pages)
     # Nothing is lost: the same characters, less the paragraph breaks.
     assert "".join(text.split()) == "".join("\n".join(p.text for p in apart.pages).split())
+
+
+def test_pages_of_hundreds_of_blocks_are_drawings_or_forms_and_left_alone() -> None:
+    full = "a line of body text that runs the whole width of its column right"
+    few = [line(full, 100 + 28 * i, size=12) for i in range(20)]
+    assert len(join_paragraph_lines(few)) == 1
+    many = [line(full, 100 + 28 * i, size=12) for i in range(401)]
+    assert len(join_paragraph_lines(many)) == 401
