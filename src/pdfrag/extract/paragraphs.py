@@ -12,18 +12,22 @@ A block continues the paragraph before it when a reader would read it so:
 - both are body text (not tables, headings, sideways text or a row of
   lines side by side) of the same size and weight, with line boxes from
   the text layer;
-- it starts one line below, at the paragraph's own line pitch, or, for
-  blocks of one line each, at the pitch that most such pairs on the page
-  share (at least three): lines at no common pitch are headings, labels or
-  statements, and stay apart; so does a paragraph set off by extra space;
-- it is in the same column, which is at least twelve font sizes wide
-  (narrower ones are form fields and labels), not indented past the
-  paragraph's left edge (a first-line indent starts a paragraph), and does
+- it is one line, one line below, at the paragraph's own line pitch, or,
+  for blocks of one line each, at the pitch that most such pairs on the
+  page share (at least three): lines at no common pitch are headings,
+  labels or statements, and stay apart; so does a paragraph set off by
+  extra space, and a block of several lines (MuPDF grouped its lines and
+  split it from the one above for a reason);
+- it is in the same column, which is at least sixteen font sizes wide
+  (narrower ones are form fields, labels and tables without rules), not
+  indented past the paragraph's left edge (a first-line indent starts a
+  paragraph; the lines of a list item may hang under its text), and does
   not start with a list marker or a numbered clause;
 - the paragraph's last line is full: the next line's first word would not
   have fitted in the room left at its end (the rule typesetters use; a
-  short line ends a paragraph; CJK lines may end two characters short). The column's right edge is the furthest
-  right any text of the same size and left edge reaches on the page.
+  short line ends a paragraph; CJK lines may end two characters short). The
+  column's right edge is where three or more lines of the same size and
+  left edge end (else the furthest right any of them reaches).
 
 Right-to-left pages are left as they are.
 """
@@ -43,7 +47,7 @@ _MARKER = re.compile(
     r"|[ivxlcIVXLC]{1,5}[.)]\s|[一二三四五六七八九十]{1,3}[、．.]|第\s*[\d.一二三四五六七八九十百]+\s*[章节条款部篇])"
 )
 _SIZE_TOLERANCE = 0.6  # points
-_MIN_COLUMN = 12  # font sizes: narrower columns are labels, form fields, table cells
+_MIN_COLUMN = 16  # font sizes: narrower columns are labels, form fields, table cells
 _MAX_LINES = 400  # blocks on a page past which it is a drawing or a form, not running text
 
 
@@ -85,15 +89,24 @@ def _pitch(r: Region) -> float:
 
 
 def _column_rights(lined: list[Region]) -> dict[int, float]:
-    """Per region: the right edge of its column, the furthest right that
-    any text region of its size reaches whose left edge is within four font
-    sizes of its own (a first-line indent either way)."""
+    """Per region: the right edge of its column, from the text regions of
+    its size whose left edge is within four font sizes of its own (a
+    first-line indent either way): where three or more of them end at one
+    place (justified text, or full lines of a column; a title or abstract
+    across the columns ends once), that place; else the furthest right any
+    of them reaches."""
     by_left = sorted(lined, key=lambda q: q.bbox[0])
     lefts = [q.bbox[0] for q in by_left]
     out: dict[int, float] = {}
     for r in lined:
         near = by_left[bisect_left(lefts, r.bbox[0] - 4 * r.size) : bisect_right(lefts, r.bbox[0] + 4 * r.size)]
-        out[id(r)] = max(q.bbox[2] for q in near if abs(q.size - r.size) <= _SIZE_TOLERANCE)
+        ends = sorted(q.bbox[2] for q in near if abs(q.size - r.size) <= _SIZE_TOLERANCE)
+        best, count = ends[-1], 0
+        for i, x in enumerate(ends):
+            n = bisect_right(ends, x + 1.5) - i
+            if n >= count:
+                best, count = ends[i + n - 1], n
+        out[id(r)] = best if count >= 3 else ends[-1]
     return out
 
 
@@ -142,16 +155,27 @@ def _continues(p: Region, r: Region, right: dict[int, float], page_step: float) 
     size = p.size
     last, first = p.last, r.first
     assert last is not None and first is not None  # _lined
-    # Right below, at the paragraph's own line pitch (or the page's).
-    step = first[1] - last[1]
-    pitch = _pitch(p) or _pitch(r) or page_step
-    if not pitch or abs(step - pitch) > max(1.0, 0.1 * size):
+    # A single line, right below, at the paragraph's own line pitch from top
+    # to top or bottom to bottom (a superscript raises a line's top, a
+    # subscript lowers its bottom), or at the page's pitch from top to top.
+    # Two blocks of several lines each were grouped by MuPDF itself, which
+    # split them for a reason.
+    if r.lines != 1:
+        return False
+    tolerance = max(1.0, 0.1 * size)
+    pitch = _pitch(p)
+    if pitch:
+        if min(abs(first[1] - last[1] - pitch), abs(first[3] - last[3] - pitch)) > tolerance:
+            return False
+    elif not page_step or abs(first[1] - last[1] - page_step) > tolerance:
         return False
     # The same column, wide enough for running text, not indented past the
     # paragraph's left edge.
     if first[0] >= last[2] or last[0] >= first[2]:
         return False
-    if first[0] > p.bbox[0] + 0.5 * size or first[0] < p.bbox[0] - 4 * size:
+    # A list item's lines may hang under its text, past its marker.
+    indent = 4 * size if _MARKER.match(p.text.lstrip()) else 0.5 * size
+    if first[0] > p.bbox[0] + indent or first[0] < p.bbox[0] - 4 * size:
         return False
     reach = max(right.get(id(p), p.bbox[2]), right.get(id(r), r.bbox[2]))
     if reach - min(p.bbox[0], first[0]) < _MIN_COLUMN * size:

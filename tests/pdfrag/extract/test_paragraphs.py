@@ -126,3 +126,15 @@ def test_pages_of_hundreds_of_blocks_are_drawings_or_forms_and_left_alone() -> N
     assert len(join_paragraph_lines(few)) == 1
     many = [line(full, 100 + 28 * i, size=12) for i in range(401)]
     assert len(join_paragraph_lines(many)) == 401
+
+
+def test_the_lines_of_a_list_item_may_hang_under_its_text() -> None:
+    regions = [
+        line("1) 손해보험의 표준약관 규정에 따르면, 보험기간 중에 발생한 급격하고도", 100, size=10),
+        line("우연한 외래의 사고로 신체에 입은 상해라고 규정하고 있는데, 즉, 급", 116, x0=70, size=10),
+        line("격성, 우연성, 외래성을 충족하는 사고를 상해로 정의함", 132, x0=70, x1=300, size=10),
+        line("2) 생명보험은 표준약관 재해분류표에서 우발적인 외래의 사고를 재", 148, size=10),
+        line("해라고 정의함", 164, x0=70, x1=140, size=10),
+    ]
+    out = join_paragraph_lines(regions)
+    assert len(out) == 2 and out[0].text.startswith("1) ") and out[0].text.endswith("정의함") and out[1].text.startswith("2) ")
