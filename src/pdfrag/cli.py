@@ -494,7 +494,6 @@ def eval_retrieval(
         emb = p.embedder
         bs = p.settings.embed.batch_size
         t0 = time.perf_counter()
-        p.ledger.ensure()
         searcher = retrieval.collection_searcher(
             p.index, doc_id, search_mode=mode, rrf_k=p.settings.index.rrf_k, english_only=p.profile.english_only,
             duplicates=retrieval.duplicate_sources(p.ledger.all()),

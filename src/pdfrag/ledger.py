@@ -58,12 +58,15 @@ class Ledger:
         self.index = index
         self.collection = f"{index.collection}_ledger"
         self.fields = list(_FIELDS)
+        self._ready = False  # ensure() has run: reads and writes call it first otherwise
 
     @property
     def client(self):
         return self.index.client
 
     def ensure(self) -> None:
+        """Open (load) the ledger collection, creating it when missing, and
+        learn which fields it has. Reads and writes do this on first use."""
         DataType = load_pymilvus().DataType  # not a bare import: see pdfrag.index._pymilvus
 
         c = self.client
@@ -73,6 +76,7 @@ class Ledger:
             # Ledgers written by an older pdfrag lack newer fields: use what is there.
             self.fields = [f for f in _FIELDS if f in have]
             self.index._call("load_collection", c.load_collection, self.collection)
+            self._ready = True
             return
         s = c.create_schema(auto_id=False, enable_dynamic_field=False)
         s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=32, description="sha256(source)[:32]")
@@ -96,10 +100,16 @@ class Ledger:
         ip.add_index(field_name="_v", index_type="FLAT", metric_type="L2")
         self.index._call("create_collection", c.create_collection, self.collection, schema=s, index_params=ip, consistency_level="Strong")
         self.index._call("load_collection", c.load_collection, self.collection)
+        self._ready = True
+
+    def _open(self) -> None:
+        if not self._ready:
+            self.ensure()
 
     def put(self, entries: list[LedgerEntry]) -> None:
         if not entries:
             return
+        self._open()
         rows = []
         for e in entries:
             e.updated_at = e.updated_at or now_iso()
@@ -111,6 +121,7 @@ class Ledger:
             self.index._call("ledger upsert", self.client.upsert, self.collection, rows[i : i + 500])
 
     def _query(self, expr: str) -> list[LedgerEntry]:
+        self._open()
         out: list[LedgerEntry] = []
         offset = 0
         while True:
@@ -146,6 +157,7 @@ class Ledger:
         return out
 
     def delete(self, sources: list[str]) -> None:
+        self._open()
         for i in range(0, len(sources), 500):
             keys = [source_key(s) for s in sources[i : i + 500]]
             self.index._call("ledger delete", self.client.delete, self.collection, filter=in_ids("key", keys))

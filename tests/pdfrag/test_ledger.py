@@ -144,3 +144,20 @@ def test_sources_for_docs(ledger: Ledger) -> None:
     got = ledger.sources_for_docs([D1, D2, "3" * 64])
     assert sorted(got[D1]) == ["/a.pdf", "/copy-of-a.pdf"] and got[D2] == ["/b.pdf"] and got["3" * 64] == []
     assert ledger.sources_for_docs([]) == {}
+
+
+def test_a_ledger_opens_itself_on_first_use(tmp_path: Path) -> None:
+    """A Ledger read or written without ensure() first (a script over a
+    pipeline's ledger) opens its collection rather than failing with
+    Milvus's 'collection released'."""
+    db = str(tmp_path / "m.db")
+    identity = {"model": "m", "dimension": 8, "metric": "COSINE"}
+    first = MilvusIndex(MilvusSettings(), IndexSettings(), db, identity)
+    Ledger(first).put([_entry("/a.pdf")])  # creates it
+    first.close()
+    again = MilvusIndex(MilvusSettings(), IndexSettings(), db, identity)
+    try:
+        assert [e.source for e in Ledger(again).all()] == ["/a.pdf"]
+        assert Ledger(again).get(["/a.pdf"])["/a.pdf"].doc_id == D1
+    finally:
+        again.close()
