@@ -31,6 +31,7 @@ from functools import cached_property
 from typing import Any, ClassVar, Literal, Protocol
 
 from pdfrag.embed.tokens import ModelTokenizer
+from pdfrag.extract.text import is_cjk
 from pdfrag.identity import chunk_id, config_hash
 from pdfrag.types import Block, Chunk, Page, Table
 
@@ -41,9 +42,46 @@ MAX_TEXT_BYTES = 65_535
 # Bumped when a change to the shared machinery changes the chunks a given
 # configuration produces: it is part of every chunker's config (and so of
 # chunk ids and stage keys).
-CHUNKING_VERSION = 2
+CHUNKING_VERSION = 3  # 3: a paragraph running on across a page break is not cut there
 
 Unit = Literal["tokens", "chars"]
+
+
+# A sentence (or clause) ends here: a paragraph that stops on one of these at
+# the foot of a page is not taken to run on to the next.
+_TERMINAL = frozenset(".!?;:…。！？；：")
+_CLOSERS = "\"'”’»)]}）】」』》〉"
+
+
+def page_separator(prev: Page, nxt: Page) -> str:
+    """What goes between two pages of a document in its text: a paragraph
+    break, or, where the previous page's last paragraph runs on into the
+    next page's first (both body text from the extractor, the sentence
+    unfinished at the foot of the page, and the next page going on with a
+    lower-case word or more Chinese or Japanese), a space (nothing between
+    CJK characters), so that the sentence and its words are whole for the
+    chunker, full-text search and the model."""
+    if not prev.blocks or not nxt.blocks:
+        return PAGE_JOIN
+    last = max(prev.blocks, key=lambda b: b.end)
+    first = min(nxt.blocks, key=lambda b: b.start)
+    if last.kind != "text" or first.kind != "text" or last.end < len(prev.text.rstrip()) or first.start > len(nxt.text) - len(nxt.text.lstrip()):
+        return PAGE_JOIN
+    tail = prev.text.rstrip().rstrip(_CLOSERS)
+    head = nxt.text.lstrip()
+    if not tail or not head or tail[-1] in _TERMINAL:
+        return PAGE_JOIN
+    a, b = tail[-1], head[0]
+    if is_cjk(a) and is_cjk(b) and not _cjk_punctuation(b):
+        return ""
+    if b.islower() and (a.isalnum() or a in ",-\u00ad"):
+        return "" if a in "-\u00ad" else " "
+    return PAGE_JOIN
+
+
+def _cjk_punctuation(ch: str) -> bool:
+    o = ord(ch)
+    return 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFF0F or 0xFF1A <= o <= 0xFF20 or 0xFF3B <= o <= 0xFF40 or 0xFF5B <= o <= 0xFF65
 
 
 @dataclass(frozen=True)
@@ -79,12 +117,15 @@ class DocumentText:
         path: tuple[str, ...] = ()
         levels: tuple[int, ...] = ()
         pos = 0
+        previous: Page | None = None
         for p in pages:
             if not p.text:
                 continue
             if parts:
-                parts.append(PAGE_JOIN)
-                pos += len(PAGE_JOIN)
+                sep = page_separator(previous, p) if previous is not None else PAGE_JOIN
+                parts.append(sep)
+                pos += len(sep)
+            previous = p
             starts.append(pos)
             numbers.append(p.page)
             parts.append(p.text)

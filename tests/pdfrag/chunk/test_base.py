@@ -181,3 +181,44 @@ def test_sentences_for_semantic_splitting_embed_on_the_split_backend() -> None:
         assert split_embed_settings(ChunkSettings(), e5) == e5
     e5 = EmbedSettings(model="multilingual-e5-small", backend="onnx")
     assert split_embed_settings(ChunkSettings(), e5).model == "multilingual-e5-small"
+
+
+def _pdf_page(n: int, text: str, first: str = "text", last: str = "text") -> Page:
+    """A page as the extractor gives it: blocks covering its paragraphs."""
+    from pdfrag.types import Block
+
+    paras = text.split("\n\n")
+    blocks, pos = [], 0
+    for i, para in enumerate(paras):
+        kind = "text"
+        if i == len(paras) - 1:
+            kind = last
+        if i == 0 and first != "text":
+            kind = first
+        blocks.append(Block(pos, pos + len(para), kind))
+        pos += len(para) + 2
+    return Page(n, text, blocks=tuple(blocks))
+
+
+def test_a_paragraph_running_on_across_a_page_break_is_not_cut_there() -> None:
+    from pdfrag.chunk.base import page_separator
+
+    en = [_pdf_page(1, "Intro.\n\nThe results of the"), _pdf_page(2, "experiment show a gain.\n\nNext.")]
+    doc = DocumentText.from_pages(en)
+    assert "The results of the experiment show a gain." in doc.text
+    assert doc.page_starts == [0, len(en[0].text) + 1] and doc.page_at(doc.text.index("experiment")) == 2
+    zh = [_pdf_page(1, "灰浆更加坚"), _pdf_page(2, "固，这种糯米灰浆的强度更好。")]
+    assert DocumentText.from_pages(zh).text == "灰浆更加坚固，这种糯米灰浆的强度更好。"
+    hyphen = [_pdf_page(1, "a well-known infor-"), _pdf_page(2, "mation source")]
+    assert page_separator(*hyphen) == ""
+    # A finished sentence, a capital, a heading or a table, CJK punctuation, pages without blocks: a paragraph break.
+    for a, b in [
+        (_pdf_page(1, "The end."), _pdf_page(2, "and more")),
+        (_pdf_page(1, "the results of the"), _pdf_page(2, "Experiment")),
+        (_pdf_page(1, "结束了。”"), _pdf_page(2, "下一段")),
+        (_pdf_page(1, "the results of the"), _pdf_page(2, "methods", first="heading")),
+        (_pdf_page(1, "rows of the table and", last="table"), _pdf_page(2, "more text")),
+        (_pdf_page(1, "灰浆更加坚"), _pdf_page(2, "，这种")),
+        (Page(1, "the results of the"), Page(2, "experiment")),
+    ]:
+        assert page_separator(a, b) == PAGE_JOIN, (a.text, b.text)
