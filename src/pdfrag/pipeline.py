@@ -348,12 +348,13 @@ class Pipeline:
             docs = sorted({e.doc_id for e in entries.values() if e.status == INDEXED and e.doc_id})
             holders = self.ledger.sources_for_docs(docs)
             removed = set(sources)
+            kept = {d: sorted(set(holders[d]) - removed) for d in docs}
             # A document another source still has keeps its rows, which
             # then name that source.
-            deleted += self.index.delete_docs([d for d in docs if not set(holders[d]) - removed])
+            deleted += self.index.delete_docs([d for d in docs if not kept[d]])
             for d in docs:
-                if set(holders[d]) - removed:
-                    self._rehome(d, sources, sorted(set(holders[d]) - removed))
+                if kept[d]:
+                    self._rehome(d, sources, kept[d])
             self.ledger.delete(sources)
             self.index.flush()
         return deleted

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -72,16 +73,11 @@ def page_separator(prev: Page, nxt: Page) -> str:
     if not tail or not head or tail[-1] in _TERMINAL:
         return PAGE_JOIN
     a, b = tail[-1], head[0]
-    if is_cjk(a) and is_cjk(b) and not _cjk_punctuation(b):
+    if is_cjk(a) and is_cjk(b) and not unicodedata.category(b).startswith("P"):
         return ""
     if b.islower() and (a.isalnum() or a in ",-\u00ad"):
         return "" if a in "-\u00ad" else " "
     return PAGE_JOIN
-
-
-def _cjk_punctuation(ch: str) -> bool:
-    o = ord(ch)
-    return 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFF0F or 0xFF1A <= o <= 0xFF20 or 0xFF3B <= o <= 0xFF40 or 0xFF5B <= o <= 0xFF65
 
 
 @dataclass(frozen=True)

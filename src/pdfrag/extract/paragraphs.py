@@ -129,7 +129,7 @@ def _page_step(regions: list[Region]) -> float:
             steps[key] = steps.get(key, 0) + 1
     if not steps:
         return 0.0
-    key, n = max(steps.items(), key=lambda kv: (kv[1], -kv[0]))
+    key = max(steps.items(), key=lambda kv: (kv[1], -kv[0]))[0]
     # neighbours half a point away count too (rounding splits one pitch)
     n = sum(c for k, c in steps.items() if abs(k - key) <= 0.5)
     return key if n >= 3 and n >= 0.4 * pairs else 0.0

@@ -75,8 +75,10 @@ def test_list_items_and_numbered_clauses_stay_apart() -> None:
 
 def test_other_sizes_weights_and_narrow_columns_stay_apart() -> None:
     full = "a line of body text that runs the whole width of its column"
-    assert len(join_paragraph_lines([line(full, 100), line("A Heading", 131, size=18), line("x", 162)])) == 3
-    assert len(join_paragraph_lines([line(full, 100), line("bold words", 131, bold=True), line("x", 162)])) == 3
+    # Four body lines at a 31 pt pitch join; the line after them, at the same pitch, does not when it is another size or weight.
+    body = [line(full, 7 + 31 * i) for i in range(4)]
+    for other in (line("A Heading", 131, size=14.0 * 1.3), line("bold words", 131, bold=True)):
+        assert texts(join_paragraph_lines([*(line(r.text, r.bbox[1]) for r in body), other])) == [" ".join([full] * 4), other.text]
     # Form fields and labels: a column a few words wide.
     labels = [line(t, 100 + 31 * i, x0=400, x1=460) for i, t in enumerate(("40 41", "42 43", "44 45", "46"))]
     assert len(join_paragraph_lines(labels)) == 4
@@ -97,11 +99,18 @@ def test_lines_join_only_at_the_pitch_the_page_or_paragraph_sets() -> None:
 
 
 def test_rows_of_side_by_side_lines_and_right_to_left_pages_are_left_alone() -> None:
+    full = "a line of body text that runs the whole width of its column right"
+    # A page at a 28 pt pitch; a row of three lines side by side (a table
+    # row without rules) is not a paragraph for the next line to continue.
+    above = [line(full, 100 - 28 * i, size=12) for i in range(4, 0, -1)]
     row = Region((LEFT, 100, RIGHT, 112), "Name Date Amount", size=12.0, lines=3, first=(LEFT, 100, 150, 112), last=(400, 100, RIGHT, 112))
-    regions = [line("a line of body text that runs the whole width of its column right", 72, size=12), row]
-    assert len(join_paragraph_lines(regions)) == 2
-    rtl = [line("سطر كامل من النص يمتد على عرض العمود كله حتى الحافة", 100), line("سطر ثان", 131), line("سطر ثالث", 162)]
-    assert len(join_paragraph_lines(rtl, rtl=True)) == 3
+    below = line(full, 128, size=12)
+    out = join_paragraph_lines([*above, row, below])
+    assert texts(out) == [" ".join([full] * 4), "Name Date Amount", full]
+    # Right-to-left lines that would join were the page left to right.
+    rtl = [line("سطر كامل من النص يمتد على عرض العمود كله حتى الحافة", 100 + 31 * i) for i in range(5)]
+    assert len(join_paragraph_lines([Region(r.bbox, r.text, size=r.size, first=r.first, last=r.last) for r in rtl])) == 1
+    assert len(join_paragraph_lines(rtl, rtl=True)) == 5
 
 
 def test_a_chinese_report_reads_in_paragraphs(pdfs) -> None:
